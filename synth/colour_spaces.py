@@ -1,0 +1,88 @@
+"""Colour-space conversions between linear ProPhoto RGB (the working space) and sRGB.
+
+The working space is linear, scene-referred ROMM / ProPhoto RGB with a D50 white,
+as in Adobe Camera Raw. Display images are sRGB (IEC 61966-2-1) with a D65
+white; the two are linked by a Bradford chromatic adaptation, the same choice as
+LibRaw/dcraw's ``prophoto_rgb`` table and the DNG SDK.
+
+| array            | shape       | range                    |
+|------------------|-------------|--------------------------|
+| ``prophoto``     | (..., 3)    | linear, [0, inf)         |
+| ``srgb_linear``  | (..., 3)    | linear, [0, inf)         |
+| ``srgb``         | (..., 3)    | display-encoded, [0, 1]  |
+
+References: IEC 61966-2-1:1999 (sRGB); ANSI/I3A IT10.7666 (ROMM RGB);
+colour-science ``RGB_COLOURSPACES``.
+"""
+
+from __future__ import annotations
+
+import colour
+import numpy as np
+
+__all__ = [
+    "PROPHOTO_TO_XYZ",
+    "XYZ_TO_PROPHOTO",
+    "PROPHOTO_TO_SRGB",
+    "SRGB_TO_PROPHOTO",
+    "PROPHOTO_WHITE_XY",
+    "srgb_encode",
+    "srgb_decode",
+    "prophoto_to_srgb",
+    "srgb_to_prophoto",
+    "apply_matrix",
+]
+
+_PROPHOTO = colour.RGB_COLOURSPACES["ProPhoto RGB"]
+_SRGB = colour.RGB_COLOURSPACES["sRGB"]
+
+#: CIE xy of the ProPhoto white (D50 as ROMM defines it: 0.3457, 0.3585).
+PROPHOTO_WHITE_XY: np.ndarray = np.asarray(_PROPHOTO.whitepoint, dtype=np.float64)
+#: Linear ProPhoto RGB -> CIE XYZ (D50), (3, 3).
+PROPHOTO_TO_XYZ: np.ndarray = np.asarray(_PROPHOTO.matrix_RGB_to_XYZ, dtype=np.float64)
+#: CIE XYZ (D50) -> linear ProPhoto RGB, (3, 3).
+XYZ_TO_PROPHOTO: np.ndarray = np.linalg.inv(PROPHOTO_TO_XYZ)
+_P2S = np.asarray(
+    colour.matrix_RGB_to_RGB(_PROPHOTO, _SRGB, chromatic_adaptation_transform="Bradford"),
+    dtype=np.float64,
+)
+#: Linear ProPhoto (D50) -> linear sRGB (D65), Bradford-adapted, (3, 3). Rows are
+#: normalised to sum to 1 so that neutrals stay exactly neutral (as dcraw's tables do;
+#: the unnormalised rows differ from 1 by < 4e-4 through white-point rounding).
+PROPHOTO_TO_SRGB: np.ndarray = _P2S / _P2S.sum(axis=1, keepdims=True)
+#: Linear sRGB (D65) -> linear ProPhoto (D50), (3, 3).
+SRGB_TO_PROPHOTO: np.ndarray = np.linalg.inv(PROPHOTO_TO_SRGB)
+
+
+def apply_matrix(image: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """Apply a 3×3 colour matrix to the last axis: ``out[..., i] = Σ_j M[i, j] image[..., j]``.
+
+    ``image`` (..., 3) float32 -> (..., 3) float32.
+    """
+    return image @ matrix.T.astype(np.float32, copy=False)
+
+
+def srgb_encode(linear: np.ndarray) -> np.ndarray:
+    """sRGB OETF (IEC 61966-2-1): linear [0, 1] -> encoded [0, 1]; input is clipped to [0, 1].
+
+    >>> float(srgb_encode(np.float32(0.5)))  # doctest: +ELLIPSIS
+    0.735...
+    """
+    x = np.clip(linear, 0.0, 1.0).astype(np.float32, copy=False)
+    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1.0 / 2.4) - 0.055).astype(np.float32)
+
+
+def srgb_decode(encoded: np.ndarray) -> np.ndarray:
+    """sRGB EOTF (IEC 61966-2-1): encoded [0, 1] -> linear [0, 1]."""
+    x = np.clip(encoded, 0.0, 1.0).astype(np.float32, copy=False)
+    return np.where(x <= 0.04045, x / 12.92, np.power((x + 0.055) / 1.055, 2.4)).astype(np.float32)
+
+
+def prophoto_to_srgb(prophoto: np.ndarray) -> np.ndarray:
+    """Linear ProPhoto (..., 3) -> display sRGB (..., 3) float32 in [0, 1] (gamut and white clipped)."""
+    return srgb_encode(apply_matrix(np.asarray(prophoto, dtype=np.float32), PROPHOTO_TO_SRGB))
+
+
+def srgb_to_prophoto(srgb: np.ndarray) -> np.ndarray:
+    """Display sRGB (..., 3) in [0, 1] -> linear ProPhoto (..., 3) float32."""
+    return apply_matrix(srgb_decode(srgb), SRGB_TO_PROPHOTO)

@@ -1,0 +1,159 @@
+"""Image files in and out: 8/16-bit PNG and JPEG (OpenCV), 8/16-bit TIFF (tifffile).
+
+Readers return display values as stored (no colour conversion) as float32 RGB in
+[0, 1]; OpenCV's BGR order is turned into RGB here and nowhere else. Writers
+quantise with rounding and write atomically: the bytes go to a temporary file in
+the destination folder, which is then renamed over the target, so a crash never
+leaves a partial image behind. Encoded files carry no timestamps, so the same
+pixels always give the same bytes.
+
+| array    | shape      | dtype   | range  |
+|----------|------------|---------|--------|
+| pixels   | (H, W, 3)  | float32 | [0, 1] |
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import tifffile
+
+from .colour_spaces import prophoto_to_srgb
+
+__all__ = [
+    "IMAGE_SUFFIXES",
+    "ImageReadError",
+    "LoadedImage",
+    "atomic_write_bytes",
+    "encode_image",
+    "read_image",
+    "write_image",
+    "write_prophoto_tiff",
+    "write_srgb",
+]
+
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
+_TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
+_JPEG_QUALITY = 95
+
+
+class ImageReadError(ValueError):
+    """An image file that cannot be read; ``str()`` is one line naming the file and the reason."""
+
+    def __init__(self, path: os.PathLike | str, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = Path(path)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class LoadedImage:
+    """Pixels (H, W, 3) float32 RGB in [0, 1] as stored, and the file's bit depth (8 or 16)."""
+
+    pixels: np.ndarray
+    bit_depth: int
+
+
+def _to_rgb(array: np.ndarray, path: Path, bgr: bool) -> LoadedImage:
+    if array.dtype == np.uint8:
+        bit_depth, scale = 8, 1.0 / 255.0
+    elif array.dtype == np.uint16:
+        bit_depth, scale = 16, 1.0 / 65535.0
+    else:
+        raise ImageReadError(path, f"unsupported sample type {array.dtype} (need 8- or 16-bit integers)")
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] in (3, 4):
+        array = array[:, :, :3]
+        if bgr:
+            array = array[:, :, ::-1]
+    else:
+        raise ImageReadError(path, f"unsupported image shape {array.shape} (need grey, RGB or RGBA)")
+    pixels = array.astype(np.float32)
+    pixels *= np.float32(scale)
+    return LoadedImage(pixels, bit_depth)
+
+
+def read_image(path: os.PathLike | str) -> LoadedImage:
+    """Read an 8/16-bit PNG, JPEG or TIFF as RGB float32 in [0, 1]; raises :class:`ImageReadError`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImageReadError(path, "no such file")
+    suffix = path.suffix.lower()
+    if suffix not in IMAGE_SUFFIXES:
+        raise ImageReadError(path, f"unsupported image type {suffix!r} (use PNG, JPEG or TIFF)")
+    if suffix in _TIFF_SUFFIXES:
+        try:
+            array = tifffile.imread(path)
+        except Exception as error:
+            raise ImageReadError(path, f"unreadable TIFF ({type(error).__name__}: {error})") from None
+        if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
+            array = np.moveaxis(array, 0, -1)  # planar TIFF
+        return _to_rgb(array, path, bgr=False)
+    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    if array is None:
+        raise ImageReadError(path, "unreadable or corrupt image")
+    return _to_rgb(array, path, bgr=True)
+
+
+def _quantise(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
+    if bit_depth not in (8, 16):
+        raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+    top = 255 if bit_depth == 8 else 65535
+    scaled = np.clip(np.nan_to_num(np.asarray(pixels, dtype=np.float32), nan=0.0), 0.0, 1.0) * np.float32(top)
+    return np.rint(scaled).astype(np.uint8 if bit_depth == 8 else np.uint16)
+
+
+def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
+    """Encode RGB ``pixels`` (H, W, 3) in [0, 1] as PNG, JPEG (8-bit only) or TIFF bytes."""
+    suffix = suffix.lower()
+    array = _quantise(pixels, bit_depth)
+    if suffix in _TIFF_SUFFIXES:
+        buffer = io.BytesIO()
+        tifffile.imwrite(buffer, array, photometric="rgb", metadata=None)
+        return buffer.getvalue()
+    if suffix in (".jpg", ".jpeg"):
+        if bit_depth != 8:
+            raise ValueError("JPEG holds 8-bit images only")
+        ok, data = cv2.imencode(".jpg", array[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+    elif suffix == ".png":
+        ok, data = cv2.imencode(".png", array[:, :, ::-1], [cv2.IMWRITE_PNG_COMPRESSION, 6])
+    else:
+        raise ValueError(f"unsupported output type {suffix!r} (use .png, .jpg or .tif)")
+    if not ok:
+        raise ValueError(f"OpenCV could not encode a {suffix} image")
+    return data.tobytes()
+
+
+def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
+    """Write ``data`` to ``path`` via a temporary file in the same folder and a rename."""
+    path = Path(path)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def write_image(path: os.PathLike | str, pixels: np.ndarray, bit_depth: int = 8) -> None:
+    """Write RGB ``pixels`` (H, W, 3) in [0, 1] as stored values (no colour conversion), atomically."""
+    atomic_write_bytes(path, encode_image(pixels, Path(path).suffix, bit_depth))
+
+
+def write_srgb(path: os.PathLike | str, prophoto: np.ndarray, bit_depth: int = 8) -> None:
+    """Write linear ProPhoto (H, W, 3) as display sRGB (PNG 8/16-bit or JPEG 8-bit), atomically."""
+    write_image(path, prophoto_to_srgb(prophoto), bit_depth)
+
+
+def write_prophoto_tiff(path: os.PathLike | str, prophoto: np.ndarray) -> None:
+    """Write linear ProPhoto (H, W, 3), clipped to [0, 1], as a 16-bit TIFF, atomically."""
+    write_image(path, prophoto, 16)
