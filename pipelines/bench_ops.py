@@ -1,6 +1,6 @@
 """Benchmark of the synthesis primitives: each operator, and raw decoding.
 
-``python -m pipelines.bench_ops`` (or ``bno-bench ops``) prints a table:
+``bno-bench ops`` (a fresh ``python -m pipelines.bench_ops`` process) prints a table:
 
 * each operator at its extreme and middle levels on a 500×333 float32 image, one
   thread, median of many runs (target ≤ 5 ms);
@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # "one core": set before numpy loads its BLAS
+    os.environ.setdefault(_var, "1")  # "one core": set before numpy loads its BLAS (run as a fresh process)
 
 import json
 import statistics

@@ -1,0 +1,37 @@
+"""BNO models (torch only): bilateral slicing, the bilateral operator, NeurOp's strength
+predictor, the sequential Bilateral Neural Operators model, the exact NeurOp baseline and
+checkpoint I/O. Imports nothing else of this project."""
+
+from .bilateral import BilateralConfig, BilateralOperator, GuideMap
+from .checkpoint import CheckpointError, MODEL_KINDS, build_model, load_checkpoint, save_checkpoint
+from .neurop import NeurOp, NeurOpConfig, NeurOpOperator, load_official_state_dict
+from .predictor import NeurOpEncoder, StrengthPredictor, resize_to_height
+from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
+from .slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
+
+__all__ = [
+    "BilateralConfig",
+    "BilateralOperator",
+    "GuideMap",
+    "CheckpointError",
+    "MODEL_KINDS",
+    "build_model",
+    "load_checkpoint",
+    "save_checkpoint",
+    "NeurOp",
+    "NeurOpConfig",
+    "NeurOpOperator",
+    "load_official_state_dict",
+    "NeurOpEncoder",
+    "StrengthPredictor",
+    "resize_to_height",
+    "BilateralNeuralOperators",
+    "BNOConfig",
+    "SequentialRetoucher",
+    "config_from_dict",
+    "SliceAndApply",
+    "apply_affine",
+    "slice_and_apply",
+    "slice_and_apply_banded",
+    "slice_grid",
+]

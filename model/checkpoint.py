@@ -1,0 +1,155 @@
+"""Checkpoints: safetensors weights + a JSON config that *is* the constructor (diffusers-style).
+
+Layout of a checkpoint directory::
+
+    <dir>/config.json        {"format": "bno-checkpoint", "version": 1, "model": "bno"|"neurop",
+                              "config": {...dataclass fields...}, "provenance": {...}}
+    <dir>/model.safetensors  the state dict
+
+:func:`load_checkpoint` rebuilds the model from either file or the directory in one call.
+It also accepts the official NeurOp ``.pth`` files as they are, read with
+``torch.load(weights_only=True)`` — a pickle that would build arbitrary objects (run
+code) is refused. Every failure is a :class:`CheckpointError` naming the file and the
+mismatch.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
+from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
+
+__all__ = ["CheckpointError", "MODEL_KINDS", "build_model", "save_checkpoint", "load_checkpoint"]
+
+FORMAT = "bno-checkpoint"
+VERSION = 1
+CONFIG_NAME = "config.json"
+WEIGHTS_NAME = "model.safetensors"
+
+# model kind → (class, config class)
+MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type]] = {
+    "bno": (BilateralNeuralOperators, BNOConfig),
+    "neurop": (NeurOp, NeurOpConfig),
+}
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that cannot be loaded; the message names the file and the mismatch."""
+
+
+def build_model(kind: str, config: Mapping[str, Any] | None = None) -> SequentialRetoucher:
+    """Build a model of ``kind`` (``"bno"`` or ``"neurop"``) from a JSON-style config dict."""
+    if kind not in MODEL_KINDS:
+        raise CheckpointError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_KINDS)}")
+    cls, config_cls = MODEL_KINDS[kind]
+    return cls(config_from_dict(config_cls, config or {}))
+
+
+def _config_dict(model: SequentialRetoucher) -> dict[str, Any]:
+    return json.loads(json.dumps(dataclasses.asdict(model.config)))  # tuples → lists
+
+
+def save_checkpoint(
+    model: SequentialRetoucher, directory: str | os.PathLike[str], provenance: Mapping[str, Any] | None = None
+) -> Path:
+    """Write ``config.json`` and ``model.safetensors`` into ``directory``; returns it."""
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+    tmp = out / (WEIGHTS_NAME + ".tmp")
+    save_file(state, str(tmp), metadata={"format": FORMAT, "model": model.kind})
+    os.replace(tmp, out / WEIGHTS_NAME)
+    record = {
+        "format": FORMAT,
+        "version": VERSION,
+        "model": model.kind,
+        "config": _config_dict(model),
+        "provenance": dict(provenance or {}),
+    }
+    tmp = out / (CONFIG_NAME + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+    os.replace(tmp, out / CONFIG_NAME)
+    return out
+
+
+def _load_into(model: SequentialRetoucher, state: Mapping[str, torch.Tensor], source: Path) -> None:
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    shapes = [
+        f"{k}: checkpoint {tuple(state[k].shape)} vs config {tuple(expected[k].shape)}"
+        for k in sorted(set(expected) & set(state))
+        if state[k].shape != expected[k].shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing tensors {missing[:6]}{' …' if len(missing) > 6 else ''}")
+    if unexpected:
+        problems.append(f"unexpected tensors {unexpected[:6]}{' …' if len(unexpected) > 6 else ''}")
+    if shapes:
+        problems.append("shape mismatch " + "; ".join(shapes[:6]))
+    if problems:
+        raise CheckpointError(f"{source}: weights do not match the config: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+
+
+def _load_foreign_pth(path: Path) -> SequentialRetoucher:
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: refused or unreadable torch file (weights_only load): {first}") from None
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise CheckpointError(f"{path}: not a state dict of tensors")
+    try:
+        renamed = load_official_state_dict(state)
+    except ValueError as exc:
+        raise CheckpointError(f"{path}: {exc}") from None
+    codes = tuple(k.split(".")[1] for k in renamed if k.startswith("operators.") and k.endswith("encoder.weight"))
+    model = NeurOp(NeurOpConfig(operators=tuple(c for c in ("BC", "EX", "VB") if c in codes) or codes))
+    _load_into(model, renamed, path)
+    return model
+
+
+def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> SequentialRetoucher:
+    """Rebuild a model from a checkpoint directory, its ``config.json`` or ``model.safetensors``,
+    or an official NeurOp ``.pth``. The model is returned in eval mode."""
+    p = Path(path)
+    if p.is_file() and p.suffix in (".pth", ".pt"):
+        return _load_foreign_pth(p).to(map_location).eval()
+    directory = p if p.is_dir() else p.parent
+    config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
+    if p.is_file() and p.suffix == ".safetensors":
+        weights_path = p
+    for needed in (config_path, weights_path):
+        if not needed.is_file():
+            raise CheckpointError(f"{p}: no {needed.name} (a checkpoint is a directory with {CONFIG_NAME} + {WEIGHTS_NAME})")
+    try:
+        record = json.loads(config_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from None
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise CheckpointError(f"{config_path}: not a {FORMAT} config")
+    if record.get("version") != VERSION:
+        raise CheckpointError(f"{config_path}: version {record.get('version')!r}, this code reads {VERSION}")
+    try:
+        model = build_model(record.get("model", ""), record.get("config", {}))
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{config_path}: bad config: {exc}") from None
+    try:
+        state = load_file(str(weights_path))
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(f"{weights_path}: corrupt safetensors file ({exc})") from None
+    _load_into(model, state, weights_path)
+    return model.to(map_location).eval()

@@ -1,0 +1,69 @@
+"""Strength predictor: NeurOp's shared image encoder and one ``Linear + tanh`` head per operator.
+
+Wang et al., "Neural Color Operators for Sequential Image Retouching" (NeurOp, ECCV 2022),
+§3.2 and the official ``Encoder``/``Predictor`` (amberwangyili/neurop, ``networks.py``):
+the image is resized to height 256 (width ``int(256·W/H)``, bilinear,
+``align_corners=False``), encoded by ZeroPad(1) → Conv(3→32, 7, stride 2) → ReLU →
+ZeroPad(1) → Conv(32→32, 3, stride 2) → ReLU, and summarised by the per-channel
+(unbiased std, mean, max) over H, W: a 96-D feature. Each head maps it to a strength in
+[−1, 1]. Parameters: 4,736 + 9,248 = 13,984 for the encoder, 97 per head.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ._checks import check_shape
+
+__all__ = ["NeurOpEncoder", "StrengthPredictor", "resize_to_height"]
+
+
+def resize_to_height(image: torch.Tensor, height: int = 256, antialias: bool = False) -> torch.Tensor:
+    """Resize ``(B, 3, H, W)`` to ``(B, 3, height, int(height·W/H))`` (NeurOp's predictor input)."""
+    _, _, h, w = image.shape
+    return F.interpolate(
+        image, size=(height, int(height * w / h)), mode="bilinear", align_corners=False, antialias=antialias
+    )
+
+
+class NeurOpEncoder(nn.Module):
+    """``(B, 3, h, w)`` → ``(B, 3·channels)`` features (std, mean, max of the last conv)."""
+
+    def __init__(self, channels: int = 32) -> None:
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, channels, 7, stride=2)  # state-dict names as in the official code
+        self.conv2 = nn.Conv2d(channels, channels, 3, stride=2)
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        check_shape(image, "B,3,H,W", "image")
+        x = torch.relu(self.conv1(F.pad(image, (1, 1, 1, 1))))
+        x = torch.relu(self.conv2(F.pad(x, (1, 1, 1, 1))))  # (B, C, h', w')
+        std, mean = torch.std_mean(x, dim=(2, 3))  # unbiased std, as torch.std_mean in NeurOp
+        return torch.cat([std, mean, x.amax(dim=(2, 3))], dim=1)  # (B, 3C)
+
+
+class StrengthPredictor(nn.Module):
+    """Shared encoder + one ``tanh(Linear(96→1))`` head per operator code.
+
+    ``forward(image, code)``: ``(B, 3, H, W)`` in [0, 1] → strength ``(B,)`` in [−1, 1].
+    """
+
+    def __init__(
+        self, codes: Sequence[str], channels: int = 32, height: int = 256, antialias: bool = False
+    ) -> None:
+        super().__init__()
+        self.height = height
+        self.antialias = antialias
+        self.encoder = NeurOpEncoder(channels)
+        self.heads = nn.ModuleDict({code: nn.Linear(3 * channels, 1) for code in codes})
+
+    def features(self, image: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` → ``(B, 3·channels)`` encoder features of the resized image."""
+        return self.encoder(resize_to_height(image, self.height, self.antialias))
+
+    def forward(self, image: torch.Tensor, code: str) -> torch.Tensor:
+        return torch.tanh(self.heads[code](self.features(image)))[:, 0]

@@ -1,0 +1,166 @@
+"""Sequential retouching over an ordered list of operators (NeurOp's scheme, the seed's BNO).
+
+``SequentialRetoucher`` holds operators in a name-keyed ``nn.ModuleDict`` and one
+:class:`~model.predictor.StrengthPredictor`; before each operator the *current* image is
+re-encoded to predict that operator's strength (NeurOp §3.2). Both the Bilateral Neural
+Operators model (here) and the NeurOp baseline (:mod:`model.neurop`) are such models, so
+one trainer trains both:
+
+* stage 1: ``model.operators["EX"](image, strength)`` — one operator alone;
+* stage 2: ``model(image) -> (output, {code: (B,) strength})``; ``strengths=`` overrides
+  any operator's predicted strength (human-in-the-loop edits);
+* inference at any size: :meth:`SequentialRetoucher.enhance`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from ._checks import check_shape
+from .bilateral import BilateralConfig, BilateralOperator
+from .predictor import StrengthPredictor
+
+__all__ = ["BNOConfig", "SequentialRetoucher", "BilateralNeuralOperators", "config_from_dict"]
+
+Strengths = Mapping[str, "torch.Tensor | float"]
+
+
+@dataclass(frozen=True)
+class BNOConfig:
+    """Constructor arguments of :class:`BilateralNeuralOperators` (saved as JSON in checkpoints)."""
+
+    operators: tuple[str, ...] = ("BC", "EX", "WB", "VB")  # operator codes, applied in this order
+    bilateral: BilateralConfig = BilateralConfig()  # one config shared by every operator
+    encoder_channels: int = 32  # NeurOp encoder width (features = 3× this)
+    predictor_height: int = 256  # the predictor sees the current image resized to this height
+    predictor_antialias: bool = True  # antialiased resize for the predictor (NeurOp: False)
+    # strength −1…1 → Lightroom slider value, linear: code → (value at −1, value at +1);
+    # filled in by the stage-1 trainer from the synth registry, empty when unknown.
+    sliders: dict[str, tuple[float, float]] = field(default_factory=dict)
+
+
+def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
+    """Rebuild a (nested) config dataclass from JSON data; unknown or missing keys are errors."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(names))
+    if unknown:
+        raise ValueError(f"{cls.__name__}: unknown config keys {unknown}")
+    kwargs: dict[str, Any] = {}
+    for name, value in data.items():
+        default = getattr(cls(), name)
+        if dataclasses.is_dataclass(default):
+            value = config_from_dict(type(default), value)
+        elif isinstance(default, tuple):
+            value = tuple(value)
+        elif name == "sliders":
+            value = {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
+        kwargs[name] = value
+    return cls(**kwargs)
+
+
+class SequentialRetoucher(nn.Module):
+    """Base of the sequential models: ``operators`` (ModuleDict by code) + ``predictor``.
+
+    Subclasses set ``operators``, ``predictor`` and ``config`` in ``__init__``.
+    """
+
+    kind: ClassVar[str] = ""
+    config: Any
+    operators: nn.ModuleDict
+    predictor: StrengthPredictor
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        return tuple(self.config.operators)
+
+    def _check_inputs(self, image: torch.Tensor, strengths: Strengths | None) -> None:
+        check_shape(image, "B,3,H,W", "image")
+        unknown = set(strengths or {}) - set(self.order)
+        if unknown:
+            raise KeyError(f"strengths for unknown operators {sorted(unknown)}; model has {self.order}")
+
+    def _strength(
+        self, image: torch.Tensor, code: str, strengths: Strengths | None
+    ) -> torch.Tensor:
+        if strengths is not None and code in strengths:
+            value = torch.as_tensor(strengths[code], dtype=torch.float32, device=image.device)
+            return value.expand(image.shape[0]) if value.ndim == 0 else value
+        return self.predictor(image, code)
+
+    def forward(
+        self, image: torch.Tensor, strengths: Strengths | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Differentiable pass: ``(B, 3, H, W)`` in [0, 1] → (output clamped to [0, 1], strengths).
+
+        ``strengths`` maps codes to ``(B,)`` tensors or floats that replace predictions.
+        """
+        self._check_inputs(image, strengths)
+        used: dict[str, torch.Tensor] = {}
+        current = image
+        for code in self.order:
+            used[code] = self._strength(current, code, strengths)
+            current = self.operators[code](current, used[code])  # no clamp between operators (NeurOp)
+        return current.clamp(0.0, 1.0), used
+
+    @torch.inference_mode()
+    def enhance(
+        self, image: torch.Tensor, strengths: Strengths | None = None
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Inference at any resolution; same result as :meth:`forward`. Subclasses may specialise."""
+        return self(image, strengths)
+
+    def slider_values(self, strengths: Mapping[str, float]) -> dict[str, float]:
+        """Map strengths to Lightroom slider values with ``config.sliders`` (known codes only)."""
+        out = {}
+        for code, s in strengths.items():
+            if code in self.config.sliders:
+                lo, hi = self.config.sliders[code]
+                out[code] = lo + (float(s) + 1.0) * 0.5 * (hi - lo)
+        return out
+
+
+class BilateralNeuralOperators(SequentialRetoucher):
+    """Bilateral Neural Operators: bilateral operators (one per code) + NeurOp's predictor.
+
+    Default: BC → EX → WB → VB, 4 × 13,660 + 13,984 + 4 × 97 = 69,012 parameters.
+    """
+
+    kind: ClassVar[str] = "bno"
+
+    def __init__(self, config: BNOConfig = BNOConfig()) -> None:
+        super().__init__()
+        if len(set(config.operators)) != len(config.operators) or not config.operators:
+            raise ValueError(f"operators must be distinct and non-empty, got {config.operators}")
+        self.config = config
+        self.operators = nn.ModuleDict({code: BilateralOperator(config.bilateral) for code in config.operators})
+        self.predictor = StrengthPredictor(
+            config.operators, config.encoder_channels, config.predictor_height, config.predictor_antialias
+        )
+
+    @torch.inference_mode()
+    def enhance(
+        self,
+        image: torch.Tensor,
+        strengths: Strengths | None = None,
+        band_rows: int = 128,
+        inplace: bool = False,
+    ) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Full-resolution inference in one float32 buffer, updated in place per operator.
+
+        Peak memory ≈ input + one float32 copy + small per-band temporaries, at any size;
+        ``inplace=True`` overwrites a contiguous float32 ``image`` and saves the copy.
+        """
+        self._check_inputs(image, strengths)
+        reuse = inplace and image.dtype == torch.float32 and image.is_contiguous()
+        current = image if reuse else image.to(torch.float32, copy=True).contiguous()
+        used: dict[str, torch.Tensor] = {}
+        for code in self.order:
+            used[code] = self._strength(current, code, strengths)
+            self.operators[code].apply_full(current, used[code], out=current, band_rows=band_rows)
+        return current.clamp_(0.0, 1.0), used

@@ -1,0 +1,32 @@
+"""``bno-bench``: the benchmark tables of the README, one subcommand per component."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import click
+
+from .bench_model import model_command
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Speed and memory benchmarks; each prints a table (ratios against a baseline run alongside)."""
+
+
+@main.command(name="ops", context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def ops(ctx: click.Context) -> None:
+    """Operators on 500×333 (one thread) and half-size raw decoding; options: see `--help`.
+
+    Runs ``python -m pipelines.bench_ops`` in a fresh process whose BLAS/OpenMP pools have one thread.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    sys.exit(subprocess.call([sys.executable, "-m", "pipelines.bench_ops", *ctx.args], env=env))
+
+
+main.add_command(model_command, name="model")

@@ -1,0 +1,132 @@
+"""Slicing: HDRNet convention against a naive per-pixel reference, gradcheck, bands, fused kernel."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from model import _fused_cpu
+from model.bilateral import BilateralConfig, BilateralOperator, GuideMap
+from model.slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
+
+
+def naive_slice(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+    """Per-pixel HDRNet slicing written from the paper: tent weights, clamped indices."""
+    B, C, D, GH, GW = grid.shape
+    _, H, W = guide.shape
+    out = torch.zeros(B, C, H, W, dtype=torch.float64)
+    tent = lambda d: max(1.0 - abs(d), 0.0)  # noqa: E731
+    for b in range(B):
+        for r in range(H):
+            for c in range(W):
+                gx, gy, gz = (c + 0.5) * GW / W, (r + 0.5) * GH / H, float(guide[b, r, c]) * D
+                acc = torch.zeros(C, dtype=torch.float64)
+                for yy in range(math.floor(gy - 0.5), math.floor(gy - 0.5) + 2):
+                    for xx in range(math.floor(gx - 0.5), math.floor(gx - 0.5) + 2):
+                        for zz in range(math.floor(gz - 0.5), math.floor(gz - 0.5) + 2):
+                            w = tent(xx + 0.5 - gx) * tent(yy + 0.5 - gy) * tent(zz + 0.5 - gz)
+                            xi, yi, zi = min(max(xx, 0), GW - 1), min(max(yy, 0), GH - 1), min(max(zz, 0), D - 1)
+                            acc += w * grid[b, :, zi, yi, xi].double()
+                out[b, :, r, c] = acc
+    return out
+
+
+@pytest.mark.parametrize("shape", [(1, 4, 3, 5, 9, 7), (2, 3, 5, 4, 6, 11)])
+def test_slice_matches_naive_reference(shape):
+    B, D, GH, GW, H, W = shape
+    g = torch.Generator().manual_seed(0)
+    grid = torch.randn(B, 12, D, GH, GW, generator=g)
+    guide = torch.rand(B, H, W, generator=g) * 1.2 - 0.1  # also outside [0, 1]: border bins
+    ours = slice_grid(grid, guide.clamp(0, 1))
+    ref = naive_slice(grid, guide.clamp(0, 1))
+    torch.testing.assert_close(ours.double(), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_apply_affine_convention():
+    coeffs = torch.zeros(1, 12, 1, 1)
+    coeffs[0, :, 0, 0] = torch.arange(12.0)
+    image = torch.tensor([1.0, 10.0, 100.0]).view(1, 3, 1, 1)
+    out = apply_affine(coeffs, image).flatten().tolist()
+    assert out == [0 + 10 + 200 + 3, 4 + 50 + 600 + 7, 8 + 90 + 1000 + 11]
+
+
+def test_gradcheck_float64():
+    g = torch.Generator().manual_seed(1)
+    grid = torch.randn(1, 12, 3, 3, 4, dtype=torch.float64, generator=g).requires_grad_()
+    guide = (torch.rand(1, 5, 6, dtype=torch.float64, generator=g) * 0.8 + 0.1).requires_grad_()
+    image = torch.rand(1, 3, 5, 6, dtype=torch.float64, generator=g).requires_grad_()
+    assert torch.autograd.gradcheck(slice_and_apply, (grid, guide, image), eps=1e-6, atol=1e-5)
+
+
+def test_module_twin_and_shape_errors():
+    grid, guide, image = torch.randn(2, 12, 4, 3, 3), torch.rand(2, 7, 8), torch.rand(2, 3, 7, 8)
+    torch.testing.assert_close(SliceAndApply()(grid, guide, image), slice_and_apply(grid, guide, image))
+    with pytest.raises(ValueError, match="grid"):
+        slice_and_apply(torch.randn(2, 11, 4, 3, 3), guide, image)
+    with pytest.raises(ValueError, match="coeffs"):
+        slice_and_apply(grid, guide, torch.rand(2, 3, 7, 9))
+    with pytest.raises(ValueError, match="batch"):
+        slice_and_apply(grid, guide[:1], image)
+
+
+@pytest.mark.parametrize("band_rows", [1, 7, 64])
+def test_banded_equals_unbanded(band_rows):
+    g = torch.Generator().manual_seed(2)
+    grid, guide, image = torch.randn(2, 12, 8, 16, 16, generator=g), torch.rand(2, 45, 70, generator=g), torch.rand(2, 3, 45, 70, generator=g)
+    full = slice_and_apply(grid, guide, image)
+    torch.testing.assert_close(slice_and_apply_banded(grid, guide, image, band_rows), full, atol=1e-5, rtol=0)
+
+
+def _trained_like_operator() -> BilateralOperator:
+    torch.manual_seed(3)
+    op = BilateralOperator(BilateralConfig(lowres_size=32)).eval()
+    with torch.no_grad():
+        for p in op.parameters():
+            p.add_(torch.randn_like(p) * 0.05)
+    return op
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_operator_full_resolution_paths_equal_forward(fused):
+    if fused and not _fused_cpu.available():
+        pytest.skip("no C compiler for the fused CPU kernel")
+    op = _trained_like_operator()
+    image, strength = torch.rand(2, 3, 61, 83), torch.tensor([0.3, -0.7])
+    with torch.no_grad():
+        ref = op(image, strength)
+    out = op.apply_full(image, strength, band_rows=16, fused=fused)
+    torch.testing.assert_close(out, ref, atol=1e-5, rtol=0)
+    inplace = image.clone()
+    op.apply_full(inplace, strength, out=inplace, band_rows=16, fused=fused)
+    torch.testing.assert_close(inplace, ref, atol=1e-5, rtol=0)
+
+
+def test_fused_kernel_guide_params_layout():
+    guide = GuideMap(4)
+    assert guide.flat_parameters().numel() == 9 + 3 + 4 * 3 * 2 + 3 + 1
+    assert sum(p.numel() for p in GuideMap(16).parameters()) == 112
+
+
+def test_autocast_keeps_coordinates_fp32():
+    grid, guide, image = torch.randn(1, 12, 8, 4, 4), torch.rand(1, 9, 9), torch.rand(1, 3, 9, 9)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = slice_and_apply(grid, guide.bfloat16(), image)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, slice_and_apply(grid, guide.bfloat16().float(), image))
+
+
+def test_deterministic_on_cpu():
+    grid, guide, image = torch.randn(1, 12, 8, 8, 8), torch.rand(1, 40, 50), torch.rand(1, 3, 40, 50)
+    assert torch.equal(slice_and_apply(grid, guide, image), slice_and_apply(grid, guide, image))
+
+
+@pytest.mark.cuda
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_matches_cpu():
+    op = _trained_like_operator()
+    image, strength = torch.rand(2, 3, 61, 83), torch.tensor([0.3, -0.7])
+    ref = op.apply_full(image, strength, fused=False)
+    out = op.cuda().apply_full(image.cuda(), strength.cuda(), band_rows=16)
+    torch.testing.assert_close(out.cpu(), ref, atol=1e-4, rtol=0)
