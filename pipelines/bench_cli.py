@@ -29,4 +29,13 @@ def ops(ctx: click.Context) -> None:
     sys.exit(subprocess.call([sys.executable, "-m", "pipelines.bench_ops", *ctx.args], env=env))
 
 
+@main.command(name="synth", context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
+@click.pass_context
+def synth(ctx: click.Context) -> None:
+    """The Dask synthesis job on 24 MP DNGs (decode once vs naive, 1 vs 2 workers, memory); see `--help`."""
+    from .bench_synth import main as bench_synth
+
+    sys.exit(bench_synth(ctx.args))
+
+
 main.add_command(model_command, name="model")

@@ -25,18 +25,17 @@ from pathlib import Path
 from typing import Callable
 
 import click
-import cv2
 import numpy as np
 import rawpy
 
-from synth.dng import mosaic, write_dng
 from synth.ops import OPERATORS, WhitePoint
 from synth.raw import decode_raw
 
-__all__ = ["main", "make_large_dng"]
+from .bench_raws import make_large_dng
+
+__all__ = ["main"]
 
 _AS_SHOT = WhitePoint(5000.0, 5.0)
-_MATRIX = np.array([6347, -479, -972, -8297, 15954, 2480, -1968, 2131, 7649], float).reshape(3, 3) / 1e4
 
 
 def _median_ms(function: Callable[[], object], repeats: int, warmup: int = 2) -> float:
@@ -48,17 +47,6 @@ def _median_ms(function: Callable[[], object], repeats: int, warmup: int = 2) ->
         function()
         times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
-
-
-def make_large_dng(path: Path, width: int = 6000, height: int = 4000) -> Path:
-    """A deterministic ``width``×``height`` Bayer DNG with smooth colour and noise."""
-    rng = np.random.default_rng(24)
-    small = rng.random((height // 100, width // 100, 3), dtype=np.float32)
-    scene = cv2.resize(small, (width, height), interpolation=cv2.INTER_CUBIC).clip(0.02, 1) * 0.8
-    cfa = mosaic(scene, "RGGB")
-    cfa += rng.normal(0, 0.003, cfa.shape).astype(np.float32)
-    raw = np.clip(512 + cfa * (15000 - 512), 0, 16383).astype(np.uint16)
-    return write_dng(path, raw, "RGGB", 512, 15000, _MATRIX, (0.55, 1.0, 0.62))
 
 
 def operator_rows(repeats: int) -> list[dict]:

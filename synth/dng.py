@@ -63,13 +63,15 @@ True
 
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import tifffile
+
+from .io import atomic_write_bytes
 
 __all__ = [
     "CFA_PATTERNS",
@@ -267,24 +269,17 @@ def write_dng(
         (50778, 3, 1, _ILLUMINANT_D65, True),
     ]
 
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".dng", dir=path.parent)
-    os.close(fd)
-    try:
-        tifffile.imwrite(
-            tmp,
-            np.ascontiguousarray(raw),
-            photometric=32803,
-            subfiletype=0,
-            planarconfig="contig",
-            compression=None,
-            metadata=None,
-            software=False,
-            extratags=extratags,
-        )
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600 files
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    buffer = io.BytesIO()
+    tifffile.imwrite(
+        buffer,
+        np.ascontiguousarray(raw),
+        photometric=32803,
+        subfiletype=0,
+        planarconfig="contig",
+        compression=None,
+        metadata=None,
+        software=False,
+        extratags=extratags,
+    )
+    atomic_write_bytes(path, buffer.getvalue())
     return path

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import tifffile
 
-from synth.colour_spaces import prophoto_to_srgb, srgb_decode, srgb_encode, srgb_to_prophoto
+from synth.colour_spaces import prophoto_to_srgb, prophoto_to_srgb8, srgb_decode, srgb_encode, srgb_to_prophoto
 from synth.io import ImageReadError, atomic_write_bytes, encode_image, read_image, write_image, write_prophoto_tiff, write_srgb
 
 
@@ -91,3 +91,13 @@ def test_unreadable_images_one_line(tmp_path, name, content, reason):
 def test_missing_image(tmp_path):
     with pytest.raises(ImageReadError, match="no such file"):
         read_image(tmp_path / "none.png")
+
+
+def test_srgb8_lookup_matches_exact_encoding():
+    rng = np.random.default_rng(1)
+    prophoto = np.concatenate([rng.random((5000, 3), dtype=np.float32), rng.random((5000, 3), dtype=np.float32) * 0.01, [[0, 0, 0], [1, 1, 1], [2, -1, 0.5]]]).astype(np.float32)
+    exact = np.rint(prophoto_to_srgb(prophoto) * 255)
+    fast = prophoto_to_srgb8(prophoto)
+    assert fast.dtype == np.uint8
+    assert np.abs(fast.astype(int) - exact).max() <= 1
+    assert (fast == exact).mean() > 0.99

@@ -1,0 +1,541 @@
+"""The synthesis job: one Dask task per scene renders every operator × level and writes the files.
+
+Task (a pure function of the raw path and the settings, :func:`render_scene`):
+
+1. if ``<out>/.records/<scene>.json`` exists, was made with the same settings
+   (fingerprint) and every file it lists still has its sha256, the scene is
+   complete: return its records, status ``skipped``;
+2. otherwise decode the raw **once** (``decode_raw(half_size, long_edge)``), render each
+   requested operator at each level of its schedule, encode (no timestamps, so the
+   bytes depend only on the pixels) and write each file atomically (temp name +
+   rename) as ``<out>/<CODE>/<scene>-<level>.<ext>``;
+3. write the scene's records atomically into ``<out>/.records/<scene>.json`` — the
+   scene counts only from this moment.
+
+The task returns a small dict (status, records, timings), never image arrays. Nothing
+is random; were an operator ever to need noise, :func:`scene_seed` derives the seed from
+the scene id so any worker gives the same bytes.
+
+Driver (:func:`generate`): lists the raws, applies the split rule and ``--limit``,
+removes temp files left by a killed run, maps the task over the scenes on a Dask
+cluster (a ``LocalCluster`` of single-threaded worker processes, or an existing
+scheduler), shows progress, and at the end assembles ``manifest.jsonl`` (sorted) and
+``data_manifest.yaml`` from the returned records. A ``kill -9`` at any moment leaves
+at worst temp files (removed at the next start) and scenes without a record file
+(redone); a task retried after its worker died rewrites identical bytes and one
+record file, so records are never duplicated.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Mapping, Sequence
+
+from synth.io import atomic_write_bytes
+from synth.ops import get_operator
+
+from .manifest import (
+    FORMATS,
+    RECORDS_DIR,
+    Declaration,
+    RenderSettings,
+    load_test_names,
+    sha256_bytes,
+    sha256_file,
+    split_of,
+    write_dataset_manifest,
+)
+
+__all__ = [
+    "RECORD_SCHEMA",
+    "GenerateResult",
+    "SceneItem",
+    "SceneSettings",
+    "clean_temp_files",
+    "default_workers",
+    "discover_raws",
+    "execute",
+    "generate",
+    "load_complete_records",
+    "output_name",
+    "render_scene",
+    "scene_seed",
+    "select_scenes",
+]
+
+#: Version of the record layout; part of the settings fingerprint.
+RECORD_SCHEMA = 1
+_LOG = logging.getLogger(__name__)
+
+
+# --------------------------------------------------------------------------- settings and naming
+
+
+@dataclass(frozen=True)
+class SceneSettings:
+    """Everything that determines a scene's output bytes (and nothing else: no worker count)."""
+
+    ops: tuple[tuple[str, int], ...]  #: (operator code, level count) in output order, e.g. (("EX", 21),)
+    render: RenderSettings  #: decode and encode settings
+
+    def fingerprint(self, split: str) -> str:
+        """SHA-256 of the settings, the split and the record schema (stored in each record file)."""
+        payload = json.dumps({"schema": RECORD_SCHEMA, "ops": self.ops, "render": asdict(self.render), "split": split}, sort_keys=True)
+        return sha256_bytes(payload.encode())
+
+
+@dataclass(frozen=True)
+class SceneItem:
+    """One scene to render: its raw file and split."""
+
+    raw: str  #: path of the raw file
+    split: str  #: "train" or "test"
+
+    @property
+    def scene(self) -> str:
+        """Scene id: the raw's file stem (spaces and parentheses kept)."""
+        return Path(self.raw).stem
+
+
+def output_name(scene: str, code: str, level: int, fmt: str) -> str:
+    """Relative output path ``<CODE>/<scene>-<level>.<ext>`` ('/'-separated)."""
+    return f"{code}/{scene}-{level}{FORMATS[fmt][0]}"
+
+
+def scene_seed(scene: str) -> int:
+    """A 63-bit seed derived from the scene id only (for any randomness a task might need)."""
+    return int.from_bytes(hashlib.sha256(scene.encode("utf-8")).digest()[:8], "big") >> 1
+
+
+def default_workers() -> int:
+    """Worker processes for a local cluster: one per CPU core (at least 1)."""
+    return max(1, os.cpu_count() or 1)
+
+
+# --------------------------------------------------------------------------- the task
+
+
+def _records_path(out: Path, scene: str) -> Path:
+    return out / RECORDS_DIR / f"{scene}.json"
+
+
+def load_complete_records(out: os.PathLike | str, scene: str, fingerprint: str | None = None) -> list[dict] | None:
+    """The scene's records if it is complete, else ``None``.
+
+    Complete: ``<out>/.records/<scene>.json`` exists and parses, its fingerprint equals
+    ``fingerprint`` (when given), and every listed file exists with the recorded sha256.
+    """
+    out = Path(out)
+    try:
+        document = json.loads(_records_path(out, scene).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if fingerprint is not None and document.get("fingerprint") != fingerprint:
+        return None
+    records = document.get("records")
+    if not isinstance(records, list):
+        return None
+    for record in records:
+        path = out / record["path"]
+        try:
+            if path.stat().st_size != record["bytes"] or sha256_file(path) != record["sha256"]:
+                return None
+        except OSError:
+            return None
+    return records
+
+
+def _previous_paths(out: Path, scene: str) -> set[str]:
+    try:
+        document = json.loads(_records_path(out, scene).read_text(encoding="utf-8"))
+        return {record["path"] for record in document.get("records", [])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return set()
+
+
+def _write_records(out: Path, scene: str, fingerprint: str, records: list[dict]) -> None:
+    text = json.dumps({"scene": scene, "fingerprint": fingerprint, "records": records}, sort_keys=True, ensure_ascii=False, indent=1)
+    atomic_write_bytes(_records_path(out, scene), text.encode("utf-8"))
+
+
+def _remove_stale(out: Path, scene: str, keep: set[str]) -> None:
+    """Delete files a previous run (other settings) listed for this scene and this run does not write."""
+    for relative in sorted(_previous_paths(out, scene) - keep):
+        if ".." not in Path(relative).parts and not Path(relative).is_absolute():
+            (out / relative).unlink(missing_ok=True)
+
+
+def _failure(item_source: str, scene: str, error: BaseException, started: float) -> dict[str, Any]:
+    reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+    return {"scene": scene, "source": item_source, "status": "failed", "reason": " ".join(str(reason).split()), "records": [], "seconds": time.perf_counter() - started}
+
+
+def _limit_threads() -> None:
+    try:
+        import cv2
+
+        cv2.setNumThreads(1)
+    except Exception:  # pragma: no cover - OpenCV missing is an import error elsewhere
+        pass
+
+
+def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dict[str, Any]:
+    """Render and write every operator × level of one raw; return a small result dict.
+
+    Parameters: ``raw`` path of the camera raw; ``split`` "train"/"test"; ``out`` the
+    dataset root (shared filesystem); ``settings`` what to render.
+
+    Returns ``{"scene", "source", "status": "ok"|"skipped"|"failed", "records": [...],
+    "reason" (failed only), "seconds", "decode_seconds"}``. Never raises for a bad raw:
+    any exception becomes a failure whose reason names the exception type.
+    """
+    from synth.io import encode_image, encode_srgb
+    from synth.raw import decode_raw
+
+    started = time.perf_counter()
+    _limit_threads()
+    out_path, source = Path(out), Path(raw).name
+    scene = Path(raw).stem
+    fingerprint = settings.fingerprint(split)
+    try:
+        existing = load_complete_records(out_path, scene, fingerprint)
+        if existing is not None:
+            return {"scene": scene, "source": source, "status": "skipped", "records": existing, "seconds": time.perf_counter() - started}
+        source_sha256 = sha256_file(raw)
+        decode_started = time.perf_counter()
+        decoded = decode_raw(raw, half_size=settings.render.half_size, long_edge=settings.render.long_edge)
+        decode_seconds = time.perf_counter() - decode_started
+        suffix, bit_depth, encoding = FORMATS[settings.render.format]
+        height, width = decoded.image.shape[:2]
+        records = []
+        for code, levels in settings.ops:
+            op = get_operator(code)
+            (out_path / op.code).mkdir(parents=True, exist_ok=True)
+            for level, value in enumerate(op.level_values(levels, decoded.as_shot)):
+                rendered = op.apply(decoded.image, float(value), decoded.as_shot)
+                if encoding == "display sRGB":
+                    data = encode_srgb(rendered, suffix, bit_depth)
+                else:
+                    data = encode_image(rendered, suffix, bit_depth)
+                relative = output_name(scene, op.code, level, settings.render.format)
+                atomic_write_bytes(out_path / relative, data)
+                records.append(
+                    {
+                        "path": relative,
+                        "sha256": sha256_bytes(data),
+                        "bytes": len(data),
+                        "scene": scene,
+                        "source": source,
+                        "source_sha256": source_sha256,
+                        "op": op.code,
+                        "level": level,
+                        "levels": levels,
+                        "value": float(value),
+                        "unit": op.unit,
+                        "split": split,
+                        "width": int(width),
+                        "height": int(height),
+                        "format": settings.render.format,
+                        "as_shot_temperature": float(decoded.as_shot.temperature),
+                        "as_shot_tint": float(decoded.as_shot.tint),
+                    }
+                )
+        (out_path / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
+        _remove_stale(out_path, scene, {record["path"] for record in records})
+        _write_records(out_path, scene, fingerprint, records)
+    except Exception as error:  # one bad scene must not stop the others
+        _LOG.debug("scene %s failed:\n%s", scene, traceback.format_exc())
+        return _failure(source, scene, error, started)
+    return {"scene": scene, "source": source, "status": "ok", "records": records, "seconds": time.perf_counter() - started, "decode_seconds": decode_seconds}
+
+
+# --------------------------------------------------------------------------- discovery
+
+
+def discover_raws(folder: os.PathLike | str) -> tuple[list[Path], list[dict[str, str]]]:
+    """Raw files under ``folder`` (recursive, sorted by scene name) and failures for the rest.
+
+    Hidden files are ignored; any other non-raw file and any second file with an
+    already-seen scene name become ``{source, reason}`` failures.
+    """
+    from synth.raw import is_raw_path
+
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"raw folder {folder} does not exist")
+    raws: dict[str, Path] = {}
+    failures = []
+    for path in sorted(folder.rglob("*"), key=lambda p: (p.name, str(p))):
+        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
+            continue
+        if not is_raw_path(path):
+            failures.append({"source": path.name, "reason": f"not a camera raw (suffix {path.suffix or 'none'!r})"})
+        elif path.stem in raws:
+            failures.append({"source": path.name, "reason": f"duplicate scene name (also {raws[path.stem].name})"})
+        else:
+            raws[path.stem] = path
+    return [raws[name] for name in sorted(raws)], failures
+
+
+def select_scenes(raws: Sequence[Path], declaration: Declaration, split: str = "all", limit: int | None = None) -> list[SceneItem]:
+    """Scenes in the requested split(s) by the declaration's split rule, first ``limit`` by name."""
+    if split not in ("train", "test", "all"):
+        raise ValueError(f"split must be train, test or all, got {split!r}")
+    names = load_test_names(declaration.split)
+    items = []
+    for path in raws:
+        which = split_of(path.stem, declaration.split, declaration.id_pattern, names)
+        if which is not None and split in (which, "all"):
+            items.append(SceneItem(str(path), which))
+    return items if limit is None else items[: max(0, limit)]
+
+
+def clean_temp_files(out: os.PathLike | str) -> int:
+    """Remove temp files (``.<name>.*.tmp``) a killed run left under ``out``; return how many."""
+    removed = 0
+    for path in Path(out).rglob(".*.tmp"):
+        if path.is_file():
+            path.unlink(missing_ok=True)
+            removed += 1
+    return removed
+
+
+# --------------------------------------------------------------------------- execution
+
+
+class _Progress:
+    """tqdm bar on a terminal; a plain line every ``interval`` seconds otherwise."""
+
+    def __init__(self, total: int, label: str, interval: float = 10.0, stream=None):
+        self.total, self.label, self.interval = total, label, interval
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.started = self.last = time.perf_counter()
+        self.bar = None
+        if total and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, desc=label, unit="scene", file=self.stream, dynamic_ncols=True)
+
+    def update(self, status: str) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.perf_counter()
+        if now - self.last >= self.interval or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.started, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            print(f"{self.label}: {self.done}/{self.total} scenes, {rate:.2f} scenes/s, ETA {eta:.0f} s", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _open_client(workers: int | None, scheduler: str | None):
+    """A Dask client: on ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), else on a new LocalCluster."""
+    from dask.distributed import Client, LocalCluster
+
+    address = scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")
+    if address:
+        return Client(address, timeout="30s"), None
+    cluster = LocalCluster(
+        n_workers=workers or default_workers(),
+        threads_per_worker=1,
+        processes=True,
+        dashboard_address=None,
+        silence_logs=logging.ERROR,
+    )
+    return Client(cluster), cluster
+
+
+def execute(
+    function: Callable[..., dict],
+    items: Sequence[Any],
+    item_args: Callable[[Any], tuple],
+    static: Mapping[str, Any],
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    max_failures: int | None = None,
+    label: str = "generate",
+    progress_interval: float = 10.0,
+    retries: int = 2,
+) -> tuple[list[dict], bool]:
+    """Run ``function(*item_args(item), **static)`` for every item; return (results, stopped_early).
+
+    ``workers=0`` runs in this process without Dask (debugging, benchmarks); otherwise a
+    Dask cluster runs one task per item with ``retries``. With ``max_failures`` the run
+    stops (remaining tasks cancelled) once that many results have status "failed".
+    """
+    progress = _Progress(len(items), label, progress_interval)
+    results: list[dict] = []
+    failed = 0
+    stopped = False
+    try:
+        if workers == 0 and not (scheduler or os.environ.get("DASK_SCHEDULER_ADDRESS")):
+            for item in items:
+                result = function(*item_args(item), **static)
+                results.append(result)
+                progress.update(result["status"])
+                failed += result["status"] == "failed"
+                if max_failures is not None and failed >= max_failures and len(results) < len(items):
+                    stopped = True
+                    break
+            return results, stopped
+        from dask.distributed import as_completed
+
+        client, cluster = _open_client(workers, scheduler)
+        try:
+            columns = list(zip(*(item_args(item) for item in items))) if items else []
+            futures = client.map(function, *columns, pure=False, retries=retries, **static) if items else []
+            position = {future.key: index for index, future in enumerate(futures)}
+            for future in as_completed(futures):
+                try:
+                    result = future.result()
+                except Exception as error:  # e.g. KilledWorker: the task killed every worker it ran on
+                    source = Path(str(item_args(items[position[future.key]])[0]))
+                    result = _failure(source.name, source.stem, error, time.perf_counter())
+                results.append(result)
+                progress.update(result["status"])
+                failed += result["status"] == "failed"
+                if max_failures is not None and failed >= max_failures and len(results) < len(items):
+                    stopped = True
+                    client.cancel([f for f in futures if not f.done()])
+                    # Tasks that finished meanwhile keep their (complete) scenes: collect them too.
+                    have = {r["scene"] for r in results}
+                    for other in futures:
+                        if other.done() and other.status == "finished":
+                            late = other.result()
+                            if late["scene"] not in have:
+                                results.append(late)
+                    break
+        finally:
+            client.close()
+            if cluster is not None:
+                cluster.close()
+    finally:
+        progress.close()
+    return _unique(results), stopped
+
+
+def _unique(results: list[dict]) -> list[dict]:
+    """One result per scene (a late duplicate from an early stop is dropped), sorted by scene."""
+    seen: dict[str, dict] = {}
+    for result in results:
+        seen.setdefault(result["scene"], result)
+    return [seen[name] for name in sorted(seen)]
+
+
+# --------------------------------------------------------------------------- the driver
+
+
+@dataclass
+class GenerateResult:
+    """What a run did (the CLI prints it as a summary table)."""
+
+    out: Path
+    scenes: int = 0  #: scenes selected
+    ok: int = 0  #: scenes rendered in this run
+    skipped: int = 0  #: scenes already complete (checked by hash)
+    failures: list[dict] = field(default_factory=list)  #: {source, reason}
+    records: list[dict] = field(default_factory=list)
+    seconds: float = 0.0
+    stopped_early: bool = False
+    manifest_sha256: str = ""
+
+    @property
+    def files_per_op(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for record in self.records:
+            counts[record["op"]] = counts.get(record["op"], 0) + 1
+        return dict(sorted(counts.items()))
+
+
+def resolved_settings(declaration: Declaration, settings: SceneSettings, split: str, limit: int | None) -> dict[str, Any]:
+    """The resolved declaration for ``data_manifest.yaml``: declared operators narrowed to this run."""
+    document = declaration.to_dict()
+    codes = {code: levels for code, levels in settings.ops}
+    document["operators"] = {
+        name: {**spec, "levels": codes[spec["code"]]} for name, spec in document["operators"].items() if spec["code"] in codes
+    }
+    for code, levels in settings.ops:  # operators requested but not declared
+        op = get_operator(code)
+        document["operators"].setdefault(op.name, {"code": op.code, "unit": op.unit, "slider_range": list(op.slider_range), "levels": levels})
+    document["render"] = asdict(settings.render)
+    document["run"] = {"split": split, "limit": limit}
+    return document
+
+
+def generate(
+    declaration: Declaration,
+    ops: Iterable[str],
+    out: os.PathLike | str,
+    *,
+    levels: int | None = None,
+    split: str = "all",
+    limit: int | None = None,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    max_failures: int | None = None,
+    progress_interval: float = 10.0,
+) -> GenerateResult:
+    """Synthesise the dataset into ``out``; see the module docstring.
+
+    ``ops``: operator names or codes (declared levels unless ``levels`` overrides them).
+    Returns a :class:`GenerateResult`; never raises for bad raws (they are failures).
+    """
+    started = time.perf_counter()
+    out = Path(out)
+    op_levels = []
+    for name in ops:
+        op = get_operator(name)
+        try:
+            declared = declaration.operator(op.code).levels
+        except KeyError:
+            declared = op.default_levels
+        count = levels if levels is not None else declared
+        if count < 2:
+            raise ValueError(f"--levels must be at least 2, got {count}")
+        op_levels.append((op.code, int(count)))
+    settings = SceneSettings(tuple(op_levels), declaration.render)
+    raws, failures = discover_raws(declaration.raws)
+    items = select_scenes(raws, declaration, split, limit)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / RECORDS_DIR).mkdir(exist_ok=True)
+    removed = clean_temp_files(out)
+    if removed:
+        _LOG.info("removed %d temp files left by an interrupted run", removed)
+    results, stopped = execute(
+        render_scene,
+        items,
+        lambda item: (item.raw, item.split),
+        {"out": str(out), "settings": settings},
+        workers=workers,
+        scheduler=scheduler,
+        max_failures=max_failures,
+        label="generate",
+        progress_interval=progress_interval,
+    )
+    result = GenerateResult(out=out, scenes=len(items), stopped_early=stopped)
+    result.failures = list(failures)
+    for item in results:
+        if item["status"] == "failed":
+            result.failures.append({"source": item["source"], "reason": item["reason"]})
+        else:
+            result.ok += item["status"] == "ok"
+            result.skipped += item["status"] == "skipped"
+            result.records.extend(item["records"])
+    result.manifest_sha256 = write_dataset_manifest(out, result.records, result.failures, resolved_settings(declaration, settings, split, limit))
+    result.seconds = time.perf_counter() - started
+    return result
