@@ -9,6 +9,7 @@ import sys
 import click
 
 from .bench_model import model_command
+from .bench_train import main as train_command
 
 __all__ = ["main"]
 
@@ -39,3 +40,4 @@ def synth(ctx: click.Context) -> None:
 
 
 main.add_command(model_command, name="model")
+main.add_command(train_command, name="train")

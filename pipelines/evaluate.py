@@ -1,0 +1,162 @@
+"""``bno-train evaluate``: metrics of a trained model (or the identity) on a paired test set.
+
+For every test pair (inputs and targets matched by id, full images) the model's output
+is compared with the target by :mod:`pipelines.metrics` (PSNR, SSIM, ΔE76, ΔE2000 and
+LPIPS when its weights are local). Written into the output folder:
+
+* ``per_image.csv`` — one row per image: id, files, metrics, predicted strengths;
+* ``summary.json`` — the mean of each metric (what ``--json`` also writes);
+* ``strips/{best,worst}-N-<id>.png`` — Input | Output | Target | |diff|×4 (as in the seed)
+  for the images with the highest and the lowest PSNR.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from model import SequentialRetoucher, load_checkpoint
+
+from .metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
+from .train.data import load_paired_data, to_tensor
+from .train.runs import resolve_checkpoint
+
+__all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]
+
+#: |output − target| is multiplied by this in the comparison strips so that errors are visible.
+DIFF_GAIN = 4.0
+
+
+def strip_image(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Concatenate ``(H, W, 3)`` images left to right with white gaps → ``(H, ΣW + gaps, 3)``."""
+    h = images[0].shape[0]
+    parts = []
+    for i, image in enumerate(images):
+        if i:
+            parts.append(np.ones((h, gap, 3), dtype=np.float32))
+        parts.append(np.clip(image, 0, 1).astype(np.float32))
+    return np.concatenate(parts, axis=1)
+
+
+def _run_model(model: SequentialRetoucher | None, image: np.ndarray, device: torch.device) -> tuple[np.ndarray, dict[str, float]]:
+    if model is None:
+        return image, {}
+    x = to_tensor(image)[None].to(device)
+    out, strengths = model.enhance(x)
+    pixels = out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+    return pixels, {code: float(s.reshape(-1)[0]) for code, s in strengths.items()}
+
+
+def _float(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / 255.0
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) / 65535.0
+    return pixels.astype(np.float32)
+
+
+def evaluate(
+    checkpoint: str | os.PathLike[str] | None,
+    data: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    split: str = "test",
+    strips: int = 2,
+    device: str = "auto",
+    use_lpips: bool = True,
+    limit: int = 0,
+    log=print,
+) -> dict[str, Any]:
+    """Evaluate a checkpoint/run (``None`` = identity: input vs target) on ``data``'s ``split``.
+
+    Returns the summary ``{metric: mean, ..., "images": n, "per_image_csv": path, ...}``.
+    """
+    from synth.io import read_image, write_image
+
+    paired = load_paired_data(data)
+    items = getattr(paired, split)
+    if not items:
+        raise ValueError(f"{data}: no {split}A/{split}B pairs to evaluate")
+    if limit:
+        items = items[:limit]
+    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    model = None
+    source = "identity"
+    if checkpoint is not None:
+        path = resolve_checkpoint(checkpoint)
+        model = load_checkpoint(path, map_location=dev)
+        source = str(path)
+    lpips_fn = None
+    if use_lpips:
+        ok, reason = lpips_status()
+        if ok:
+            lpips_fn = LpipsMetric()
+        else:
+            log(reason)
+    out = Path(out)
+    (out / "strips").mkdir(parents=True, exist_ok=True)
+    rows: list[dict[str, Any]] = []
+    outputs: dict[str, np.ndarray] = {}
+    for key, input_path, target_path in items:
+        x = _float(read_image(input_path).pixels)
+        y = _float(read_image(target_path).pixels)
+        if x.shape != y.shape:
+            raise ValueError(f"{input_path} is {x.shape[:2]} but its target {target_path} is {y.shape[:2]}")
+        output, strengths = _run_model(model, x, dev)
+        row: dict[str, Any] = {"id": key, "input": str(input_path), "target": str(target_path)}
+        row.update({name: fn(output, y) for name, fn in METRICS.items()})
+        if lpips_fn is not None:
+            row["lpips"] = lpips_fn(output, y)
+        row.update({f"strength_{code}": value for code, value in strengths.items()})
+        rows.append(row)
+        outputs[key] = output
+    metric_names = [*METRICS, *(["lpips"] if lpips_fn is not None else [])]
+    summary: dict[str, Any] = {name: float(np.mean([r[name] for r in rows])) for name in metric_names}
+    csv_path = out / "per_image.csv"
+    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
+        fields = list(dict.fromkeys(k for r in rows for k in r))
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows(rows)
+    ranked = sorted(rows, key=lambda r: r["psnr"], reverse=True)
+    written = []
+    count = min(strips, len(ranked))
+    for label, chosen in (("best", ranked[:count]), ("worst", ranked[::-1][:count])):
+        for rank, row in enumerate(chosen, 1):
+            x = _float(read_image(row["input"]).pixels)
+            y = _float(read_image(row["target"]).pixels)
+            o = outputs[row["id"]]
+            image = strip_image([x, o, y, np.abs(o - y) * DIFF_GAIN])
+            name = out / "strips" / f"{label}-{rank}-{row['id']}.png"
+            write_image(name, image, 8)
+            written.append(str(name))
+    summary.update(
+        images=len(rows),
+        split=split,
+        data=str(Path(data)),
+        checkpoint=source,
+        per_image_csv=str(csv_path),
+        strips=written,
+        lpips=summary.get("lpips", None) if lpips_fn is not None else None,
+    )
+    if lpips_fn is None:
+        summary.pop("lpips")
+    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    return summary
+
+
+def format_table(summaries: dict[str, dict[str, Any]]) -> str:
+    """A Markdown table: one row per evaluated model, one column per metric (↑/↓ marks)."""
+    metrics = [m for m in (*METRICS, "lpips") if any(m in s for s in summaries.values())]
+    header = "| model | " + " | ".join(f"{m} {'↑' if HIGHER_IS_BETTER[m] else '↓'}" for m in metrics) + " | images |"
+    lines = [header, "|" + "---|" * (len(metrics) + 2)]
+    for name, s in summaries.items():
+        cells = [f"{s[m]:.4f}" if m == "ssim" else f"{s[m]:.2f}" if m in s else "—" for m in metrics]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {s['images']} |")
+    return "\n".join(lines)

@@ -1,0 +1,203 @@
+"""Reading a model's strengths as Lightroom slider changes, and writing them as Camera Raw settings.
+
+Stage 1 teaches operator ``c`` that strength ``v = (level_B − level_A)/(N − 1)`` takes an
+image from level A to level B of the operator's schedule, so for the linear schedules a
+strength ``v`` is a slider *change* of ``v × span`` with ``span = value(N−1) − value(0)``:
+
+| code | span (default schedule) | strength +1 means          |
+|------|-------------------------|----------------------------|
+| BC   | 200 slider units        | Blacks +200 (clamped ±100) |
+| EX   | 4 EV                    | Exposure +4 EV             |
+| WB   | 200 mired               | Temperature 200 mired higher (warmer image); Tint as shot |
+| VB   | 200 slider units        | Vibrance +200 (clamped ±100) |
+
+The model stores this as ``config.sliders = {code: (−span, +span)}`` (value at v = −1, +1).
+Changes are relative to the image the model is given — for raws, our as-shot render — so
+the equivalent absolute Lightroom settings are approximate, and more so once stage 2 has
+fine-tuned the operators away from their stage-1 meaning.
+
+White balance on a raw is reported as an absolute Temperature (from the raw's as-shot
+white, ``T = 10⁶ / (10⁶/T₀ − Δmired)``); on a rendered image as Camera Raw's
+``IncrementalTemperature``, taken here as Δmired / 2 (±200 mired ↦ ±100), an
+approximation: Adobe does not publish that scale.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from synth.ops import OPERATORS, WhitePoint, get_operator
+from synth.ops import TEMPERATURE_RANGE
+
+from .xmp import CameraRawSettings
+
+__all__ = [
+    "SliderChange",
+    "StrengthOverride",
+    "camera_raw_settings",
+    "describe_changes",
+    "parse_overrides",
+    "resolve_overrides",
+    "slider_mapping",
+    "strength_span",
+]
+
+_MIRED = 1e6
+#: Camera Raw IncrementalTemperature units per mired (approximate, see the module docstring).
+INCREMENTAL_PER_MIRED = 0.5
+
+
+def strength_span(code: str, levels: int | None = None) -> float:
+    """Slider change (slider units; mired for WB) that strength +1 stands for, from the schedule."""
+    op = get_operator(code)
+    values = op.level_values(levels, WhitePoint(5000.0, 0.0))
+    if op.code == "WB":
+        return float(_MIRED / values[0] - _MIRED / values[-1])
+    return float(values[-1] - values[0])
+
+
+def slider_mapping(codes: list[str] | tuple[str, ...], levels: Mapping[str, int] | None = None) -> dict[str, tuple[float, float]]:
+    """``{code: (change at v = −1, change at v = +1)}`` for a model's ``config.sliders``."""
+    levels = levels or {}
+    return {code: (-strength_span(code, levels.get(code)), strength_span(code, levels.get(code))) for code in codes}
+
+
+@dataclass(frozen=True)
+class SliderChange:
+    """One operator's strength and its slider change (WB: mired, positive = warmer image)."""
+
+    code: str
+    strength: float
+    change: float
+
+    def describe(self, as_shot: WhitePoint | None) -> str:
+        """Human-readable, e.g. ``Exposure +0.85 EV`` or ``Temperature 5600 K (+18 mired)``."""
+        op = get_operator(self.code)
+        if op.code == "WB":
+            if as_shot is None:
+                return f"Temperature {self.change * INCREMENTAL_PER_MIRED:+.0f} (incremental, {self.change:+.0f} mired)"
+            return f"Temperature {warmer_temperature(as_shot, self.change):.0f} K / Tint {as_shot.tint:+.0f}"
+        unit = " EV" if op.unit == "EV" else ""
+        digits = 2 if op.unit == "EV" else 0
+        return f"{op.slider} {self.change:+.{digits}f}{unit}"
+
+
+def warmer_temperature(as_shot: WhitePoint, mired_change: float) -> float:
+    """The Temperature (K) ``mired_change`` mired above ``as_shot`` on the WB schedule's scale, clipped."""
+    low, high = TEMPERATURE_RANGE
+    mired = min(max(_MIRED / as_shot.temperature - mired_change, _MIRED / high), _MIRED / low)
+    return _MIRED / mired
+
+
+def describe_changes(changes: list[SliderChange], as_shot: WhitePoint | None, approximate: bool) -> str:
+    """One line, e.g. ``Blacks −12, Exposure +0.85 EV, …`` (prefixed with ``≈`` when approximate)."""
+    text = ", ".join(change.describe(as_shot) for change in changes)
+    return f"≈ {text}" if approximate else text
+
+
+def camera_raw_settings(changes: list[SliderChange], as_shot: WhitePoint | None) -> CameraRawSettings:
+    """Camera Raw settings for an XMP sidecar: absolute WB for raws (``as_shot`` given), incremental otherwise."""
+    values: dict[str, float] = {}
+    for change in changes:
+        code = get_operator(change.code).code
+        if code == "EX":
+            values["exposure"] = change.change
+        elif code == "BC":
+            values["blacks"] = change.change
+        elif code == "VB":
+            values["vibrance"] = change.change
+        elif code == "WB" and as_shot is not None:
+            values["temperature"] = warmer_temperature(as_shot, change.change)
+            values["tint"] = as_shot.tint
+        elif code == "WB":
+            values["incremental_temperature"] = change.change * INCREMENTAL_PER_MIRED
+            values["incremental_tint"] = 0.0
+    return CameraRawSettings(**values)
+
+
+# --------------------------------------------------------------------------- --set overrides
+
+_OVERRIDE = re.compile(r"^\s*(?P<name>[A-Za-z]\w*(?:-\w+)*)\s*(?P<op>\+=|-=|=)\s*(?P<value>[+-]?(\d+(\.\d*)?|\.\d+))\s*(?P<unit>v?)\s*$")
+
+
+@dataclass(frozen=True)
+class StrengthOverride:
+    """``--set`` item: ``code``, ``mode`` "set" or "nudge", ``value`` and whether it is a strength (``v``)."""
+
+    code: str
+    mode: str
+    value: float
+    is_strength: bool
+
+
+def _valid_names() -> str:
+    return ", ".join(f"{op.name} ({op.code})" for op in OPERATORS.values())
+
+
+def parse_overrides(text: str) -> list[StrengthOverride]:
+    """Parse ``exposure=+0.3,vibrance=0,WB+=500,blacks=0.2v``.
+
+    ``=`` sets, ``+=``/``-=`` nudges the predicted value. A trailing ``v`` means strength
+    (−1 … 1); otherwise the value is in slider units (EV; Blacks/Vibrance slider units;
+    Temperature in K). Raises ``ValueError`` naming the valid operators for unknown names.
+    """
+    overrides = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        match = _OVERRIDE.match(item)
+        if match is None:
+            raise ValueError(f"--set item {item!r} must look like NAME=VALUE, NAME+=VALUE or NAME=VALUEv; operators: {_valid_names()}")
+        try:
+            code = get_operator(match["name"]).code
+        except KeyError:
+            raise ValueError(f"--set: unknown operator {match['name']!r}; valid: {_valid_names()}") from None
+        sign = -1.0 if match["op"] == "-=" else 1.0
+        mode = "set" if match["op"] == "=" else "nudge"
+        overrides.append(StrengthOverride(code, mode, sign * float(match["value"]), match["unit"] == "v"))
+    return overrides
+
+
+def resolve_overrides(
+    overrides: list[StrengthOverride],
+    predicted: Mapping[str, float],
+    sliders: Mapping[str, tuple[float, float]],
+    as_shot: WhitePoint | None,
+) -> dict[str, float]:
+    """Turn overrides into strengths ``{code: v}`` given the predicted strengths.
+
+    Slider-unit values need the model's slider mapping; a value the operator cannot reach
+    (|v| > 1) is an error naming the valid range in both units.
+    """
+    strengths: dict[str, float] = {}
+    for item in overrides:
+        if item.code not in predicted:
+            raise ValueError(f"--set: the model has no {item.code} operator (it has {', '.join(predicted)})")
+        current = strengths.get(item.code, predicted[item.code])
+        if item.is_strength:
+            v = item.value if item.mode == "set" else current + item.value
+        else:
+            if item.code not in sliders:
+                raise ValueError(f"--set: this checkpoint has no slider mapping for {item.code}; give a strength like {item.code}=0.2v")
+            low, high = sliders[item.code]
+            span = (high - low) / 2
+            current_change = low + (current + 1.0) * span
+            if item.code == "WB":
+                reference = as_shot or WhitePoint(6504.0, 0.0)
+                current_temperature = warmer_temperature(reference, current_change)
+                target = item.value if item.mode == "set" else current_temperature + item.value
+                if target <= 0:
+                    raise ValueError(f"--set: Temperature {target:g} K is not a temperature")
+                change = _MIRED / reference.temperature - _MIRED / target
+            else:
+                change = item.value if item.mode == "set" else current_change + item.value
+            v = (change - low) / span - 1.0
+        if not -1.0 - 1e-9 <= v <= 1.0 + 1e-9:
+            op = get_operator(item.code)
+            low, high = sliders.get(item.code, (-1.0, 1.0))
+            unit = "mired" if op.code == "WB" else op.unit
+            raise ValueError(
+                f"--set {op.name}: strength {v:+.3g} is outside [-1, 1] (slider change [{low:+g}, {high:+g}] {unit})"
+            )
+        strengths[item.code] = max(-1.0, min(1.0, v))
+    return strengths

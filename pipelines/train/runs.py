@@ -1,0 +1,257 @@
+"""Run directories: resolved config, provenance, metrics log, loss curve and checkpoints.
+
+Layout of ``RUN_DIR``::
+
+    config.yaml            the resolved TrainConfig (what --resume reads back)
+    run.json               stage, model, data path, dataset manifest sha256, code version, command
+    metrics.jsonl          one JSON object per line: epoch, split, op (stage 1), loss, psnr, …
+    loss_curve.png         training loss and validation PSNR per epoch
+    checkpoints/last/      model (config.json + model.safetensors) + trainer.pt (optimiser, schedule, position)
+    checkpoints/best/      model of the best validation score so far (+ score.json)
+    tensorboard/           when TensorBoard is installed and enabled
+
+Checkpoints are written atomically: into ``<name>.tmp/`` (a ``COMPLETE`` marker last),
+then ``<name>`` → ``<name>.old``, ``<name>.tmp`` → ``<name>``, ``<name>.old`` removed. A
+process killed at any moment leaves either ``<name>`` or ``<name>.old`` complete, and
+:func:`checkpoint_dir` finds it. The trainer state is a ``torch.save`` of tensors and
+plain values only, read back with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+from model import SequentialRetoucher, load_checkpoint, save_checkpoint
+
+from .config import TrainConfig, config_to_dict, load_config
+
+__all__ = [
+    "RunDir",
+    "checkpoint_dir",
+    "code_version",
+    "resolve_checkpoint",
+]
+
+COMPLETE = "COMPLETE"
+TRAINER_STATE = "trainer.pt"
+
+
+def code_version() -> dict[str, Any]:
+    """bno version, git commit and whether the work tree has uncommitted changes."""
+    from importlib import metadata
+
+    root = Path(__file__).resolve().parents[2]
+    info: dict[str, Any] = {"python": sys.version.split()[0], "torch": torch.__version__}
+    try:
+        info["bno"] = metadata.version("bno")
+    except metadata.PackageNotFoundError:
+        info["bno"] = None
+    try:
+        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
+        info["git_commit"] = head.stdout.strip() or None
+        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
+        info["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
+    except (OSError, subprocess.SubprocessError):
+        info["git_commit"] = None
+    return info
+
+
+def checkpoint_dir(base: Path) -> Path | None:
+    """The complete checkpoint at ``base`` (or its ``.old`` twin after a crash), else ``None``."""
+    for candidate in (base, base.with_name(base.name + ".old")):
+        if (candidate / COMPLETE).is_file():
+            return candidate
+    return None
+
+
+def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """A checkpoint path from a checkpoint dir/file or a run directory (→ its best, else last)."""
+    p = Path(path)
+    if (p / "checkpoints").is_dir():
+        for name in ("best", "last"):
+            found = checkpoint_dir(p / "checkpoints" / name)
+            if found is not None:
+                return found
+        raise FileNotFoundError(f"{p}: run directory without a complete checkpoint")
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such checkpoint or run directory")
+    return p
+
+
+class RunDir:
+    """One training run's directory (only rank 0 writes)."""
+
+    def __init__(self, path: str | os.PathLike[str], writer: bool = True) -> None:
+        self.path = Path(path)
+        self.writer = writer
+        self.metrics_path = self.path / "metrics.jsonl"
+        self.ckpt_root = self.path / "checkpoints"
+        self._tb = None
+
+    # ------------------------------------------------------------------ creation, metadata
+
+    def create(self, config: TrainConfig, info: Mapping[str, Any]) -> None:
+        """Write ``config.yaml`` and ``run.json`` for a new run (refuses a folder holding a run)."""
+        if not self.writer:
+            return
+        if (self.path / "run.json").exists():
+            raise FileExistsError(f"{self.path} already holds a run; use --resume {self.path} or another --out")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.write_config(config)
+        record = {**info, "code": code_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": sys.argv}
+        self._atomic_text(self.path / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def write_config(self, config: TrainConfig) -> None:
+        if self.writer:
+            self._atomic_text(self.path / "config.yaml", yaml.safe_dump(config_to_dict(config), sort_keys=False))
+
+    def info(self) -> dict[str, Any]:
+        return json.loads((self.path / "run.json").read_text())
+
+    def config(self, overrides: Iterable[str] = ()) -> TrainConfig:
+        return load_config(self.path / "config.yaml", list(overrides))
+
+    @staticmethod
+    def _atomic_text(path: Path, text: str) -> None:
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, path)
+
+    # ------------------------------------------------------------------ metrics
+
+    def log(self, records: Iterable[Mapping[str, Any]]) -> None:
+        """Append records to ``metrics.jsonl`` (and TensorBoard when enabled)."""
+        if not self.writer:
+            return
+        records = list(records)
+        with open(self.metrics_path, "a", encoding="utf-8") as handle:
+            for record in records:
+                handle.write(json.dumps(dict(record), sort_keys=True) + "\n")
+        if self._tb is not None:
+            for record in records:
+                tag = f"{record.get('split')}/{record['op']}" if record.get("op") else str(record.get("split"))
+                for key in ("loss", "psnr", "ssim", "lr"):
+                    if isinstance(record.get(key), (int, float)):
+                        self._tb.add_scalar(f"{tag}/{key}", record[key], record.get("global_step", record.get("epoch", 0)))
+
+    def enable_tensorboard(self) -> bool:
+        if not self.writer:
+            return False
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except Exception:  # tensorboard not installed
+            return False
+        self._tb = SummaryWriter(str(self.path / "tensorboard"))
+        return True
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+
+    def metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        return [json.loads(line) for line in self.metrics_path.read_text().splitlines() if line.strip()]
+
+    def truncate_metrics(self, global_step: int) -> None:
+        """Drop records logged after ``global_step`` (work a killed run will redo)."""
+        if not self.writer or not self.metrics_path.is_file():
+            return
+        keep = [r for r in self.metrics() if int(r.get("global_step", 0)) <= global_step]
+        self._atomic_text(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
+
+    def plot(self) -> Path | None:
+        """Write ``loss_curve.png``: mean training loss and validation PSNR per epoch (per op in stage 1)."""
+        if not self.writer:
+            return None
+        records = self.metrics()
+        if not records:
+            return None
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 4))
+        for split, ax, key in (("train", ax_loss, "loss"), ("test", ax_psnr, "psnr")):
+            series: dict[str, list[tuple[float, float]]] = {}
+            for r in records:
+                if r.get("split") == split and isinstance(r.get(key), (int, float)):
+                    series.setdefault(r.get("op") or "all", []).append((r["epoch"], r[key]))
+            for name, points in sorted(series.items()):
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, marker="o", markersize=3, label=name)
+            ax.set_xlabel("epoch")
+            ax.set_ylabel(f"{split} {key}" + (" (dB)" if key == "psnr" else ""))
+            if series:
+                ax.legend(fontsize=8)
+            ax.grid(alpha=0.3)
+        ax_loss.set_yscale("log")
+        fig.suptitle(self.path.name)
+        fig.tight_layout()
+        out = self.path / "loss_curve.png"
+        tmp = self.path / "loss_curve.tmp.png"
+        fig.savefig(tmp, dpi=90)
+        plt.close(fig)
+        os.replace(tmp, out)
+        return out
+
+    # ------------------------------------------------------------------ checkpoints
+
+    def save(
+        self,
+        name: str,
+        model: SequentialRetoucher,
+        provenance: Mapping[str, Any],
+        trainer_state: Mapping[str, Any] | None = None,
+        extra: Mapping[str, Any] | None = None,
+    ) -> Path | None:
+        """Atomically write checkpoint ``name`` (model + optional trainer state + extra JSON)."""
+        if not self.writer:
+            return None
+        final = self.ckpt_root / name
+        tmp = self.ckpt_root / (name + ".tmp")
+        old = self.ckpt_root / (name + ".old")
+        if tmp.exists():
+            shutil.rmtree(tmp)
+        save_checkpoint(model, tmp, provenance=provenance)
+        if trainer_state is not None:
+            torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+        if extra is not None:
+            (tmp / "score.json").write_text(json.dumps(dict(extra), indent=2, sort_keys=True) + "\n")
+        (tmp / COMPLETE).write_text("ok\n")
+        if final.exists():
+            if old.exists():
+                shutil.rmtree(old)
+            os.replace(final, old)
+        os.replace(tmp, final)
+        if old.exists():
+            shutil.rmtree(old)
+        return final
+
+    def last(self) -> Path | None:
+        return checkpoint_dir(self.ckpt_root / "last")
+
+    def load_trainer_state(self) -> tuple[Path, dict[str, Any]]:
+        """The last checkpoint's directory and trainer state (``FileNotFoundError`` when none)."""
+        last = self.last()
+        if last is None or not (last / TRAINER_STATE).is_file():
+            raise FileNotFoundError(f"{self.path}: no complete 'last' checkpoint to resume from")
+        return last, torch.load(last / TRAINER_STATE, map_location="cpu", weights_only=True)
+
+    def load_model(self, name: str = "best") -> SequentialRetoucher:
+        found = checkpoint_dir(self.ckpt_root / name)
+        if found is None:
+            raise FileNotFoundError(f"{self.path}: no complete {name!r} checkpoint")
+        return load_checkpoint(found)

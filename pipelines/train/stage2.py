@@ -1,0 +1,164 @@
+"""Stage 2: train the whole chain and the strength predictor jointly on expert pairs.
+
+The model is built from the recipe; its operators are copied from a stage-1 run
+(``--init``), which must hold every operator the recipe names with the same shapes —
+otherwise the run is refused with the difference spelled out. Training data: a
+``bno-synth pairs`` dataset (audited when it has a manifest) or a FiveK-Dark/-Lite folder,
+paired by id, NeurOp-augmented (crops, flips, rot90). Validation: PSNR (and SSIM) of the
+full test images; ``best`` keeps the highest PSNR.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint
+
+from .config import TrainConfig
+from .data import ImageStore, Stage2Pairs, dataset_fingerprint, load_paired_data, steps_for_one_pass, to_tensor
+from .losses import combined_loss
+from .loop import StageSpec
+from .runs import resolve_checkpoint
+
+__all__ = ["Stage2Step", "build_stage2", "init_from_stage1"]
+
+
+class Stage2Step(nn.Module):
+    """``forward((input, target)) -> (loss, {})`` through the whole model."""
+
+    def __init__(self, model: SequentialRetoucher, losses: dict[str, float]) -> None:
+        super().__init__()
+        self.model = model
+        self.losses = dict(losses)
+
+    def forward(self, batch: tuple[torch.Tensor, torch.Tensor]):
+        x, y = batch
+        out, _ = self.model(x)
+        return combined_loss(out, y, self.losses), {}
+
+
+def init_from_stage1(model: SequentialRetoucher, init: str | Path) -> dict[str, Any]:
+    """Copy the operators (and slider mapping) of a stage-1 checkpoint/run into ``model``.
+
+    Raises :class:`model.CheckpointError` naming missing operators, a different model kind
+    or mismatched tensor shapes.
+    """
+    path = resolve_checkpoint(init)
+    source = load_checkpoint(path)
+    wanted, have = list(model.order), list(source.order)
+    if source.kind != model.kind:
+        raise CheckpointError(f"{path}: a {source.kind!r} checkpoint cannot initialise a {model.kind!r} model (--model {source.kind}?)")
+    missing = [c for c in wanted if c not in have]
+    if missing:
+        raise CheckpointError(
+            f"{path}: operators do not match the config — the config wants {wanted}, the checkpoint has {have}: "
+            f"missing {missing} (train them with `bno-train stage1 --op {' --op '.join(missing)}` or change model.operators)"
+        )
+    for code in wanted:
+        src, dst = source.operators[code].state_dict(), model.operators[code].state_dict()
+        diff = [f"{k}: {tuple(src[k].shape)} vs {tuple(dst[k].shape)}" for k in dst if k in src and src[k].shape != dst[k].shape]
+        diff += [f"{k}: missing" for k in dst if k not in src] + [f"{k}: unexpected" for k in src if k not in dst]
+        if diff:
+            raise CheckpointError(f"{path}: operator {code} does not match the config: " + "; ".join(diff[:6]))
+        model.operators[code].load_state_dict(src)
+    return {"init": str(path), "init_operators": have, "sliders": dict(source.config.sliders)}
+
+
+def _score(records: list[dict[str, Any]]) -> float | None:
+    values = [r["psnr"] for r in records if r.get("split") == "test" and "psnr" in r]
+    return float(values[0]) if values else None
+
+
+def build_stage2(
+    config: TrainConfig, data_root: str | Path, init: str | Path | None, check_audit: bool = True
+) -> tuple[StageSpec, dict[str, Any]]:
+    """Everything stage 2 needs: paired data, the model initialised from stage 1, the loop's spec."""
+    root = Path(data_root)
+    s2 = config.stage2
+    if s2.crop_size == 0 and s2.batch_size != 1:
+        raise ValueError("stage2.crop_size 0 (NeurOp crops h−20…h−1) needs stage2.batch_size 1 (images differ in size)")
+    if check_audit and (root / "manifest.jsonl").is_file():
+        from .stage1 import audit_dataset
+
+        audit_dataset(root)
+    data = load_paired_data(root)
+    if not data.train:
+        raise ValueError(f"{root}: no trainA/trainB pairs to train on")
+    torch.manual_seed(config.seed)
+    model = build_model(config.model.kind, {**config.model.options, "operators": list(config.model.operators)})
+    init_info: dict[str, Any] = {"init": None}
+    if init is not None:
+        init_info = init_from_stage1(model, init)
+        if init_info["sliders"]:
+            rebuilt = build_model(
+                config.model.kind,
+                {**config.model.options, "operators": list(config.model.operators), "sliders": {k: list(v) for k, v in init_info["sliders"].items() if k in model.order}},
+            )
+            rebuilt.load_state_dict(model.state_dict())
+            model = rebuilt
+    if s2.zero_init_heads:
+        with torch.no_grad():
+            for head in model.predictor.heads.values():
+                head.weight.zero_()
+                head.bias.zero_()
+    store = ImageStore(cache=config.cache_images)
+    val_items = data.test or data.train
+    if s2.val_max_images:
+        val_items = val_items[: s2.val_max_images]
+    crop = s2.crop_size
+    if config.cache_images:
+        store.preload([p for _, a, b in data.train + val_items for p in (a, b)])
+        if crop:
+            crop = min(crop, min(min(store.get(a).shape[:2]) for _, a, _ in data.train))
+    dataset = Stage2Pairs(data.train, crop, config.seed, store, s2.flips, s2.rot90)
+    steps = s2.steps_per_epoch or steps_for_one_pass(len(data.train), s2.batch_size)
+
+    def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
+        from pipelines.metrics import ssim
+
+        psnrs, losses, ssims = [], [], []
+        for _, input_path, target_path in val_items:
+            x = to_tensor(store.get(input_path))[None].to(device)
+            y = to_tensor(store.get(target_path))[None].to(device)
+            out, _ = model(x)
+            out = out.float()
+            mse = float(((out - y) ** 2).mean())
+            psnrs.append(10 * np.log10(1.0 / max(mse, 1e-10)))
+            losses.append(float(combined_loss(out, y, s2.losses)))
+            ssims.append(ssim(out[0].permute(1, 2, 0).cpu().numpy(), y[0].permute(1, 2, 0).cpu().numpy()))
+        return [{"split": "test", "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "loss": float(np.mean(losses)), "images": len(val_items)}]
+
+    digest = dataset_fingerprint(root)
+    spec = StageSpec(
+        name="stage2",
+        stage=s2,
+        model=model,
+        step_module=Stage2Step(model, s2.losses),
+        dataset=dataset,
+        collate=None,
+        steps_per_epoch=steps,
+        images_per_item=1,
+        evaluate=evaluate,
+        score=_score,
+        provenance={"dataset": str(root), "dataset_sha256": digest, "init": init_info["init"]},
+        lr_scales={"model.operators.": s2.operator_lr_scale},
+    )
+    info = {
+        "stage": "stage2",
+        "model": config.model.kind,
+        "operators": list(config.model.operators),
+        "data": str(root.resolve()),
+        "dataset_manifest_sha256": digest,
+        "init": init_info["init"],
+        "train_pairs": len(data.train),
+        "val_pairs": len(val_items),
+        "validation_split": "test" if data.test else "train (no test split)",
+        "crop": crop,
+        "steps_per_epoch": steps,
+    }
+    return spec, info

@@ -1,0 +1,174 @@
+"""``bno-train``: stage 1 (operators alone), stage 2 (the whole chain) and evaluation.
+
+    bno-train stage1 --data data/init --out runs/s1 --config configs/quick.yaml
+    bno-train stage2 --data data/pairs --init runs/s1 --out runs/s2 --config configs/quick.yaml
+    bno-train evaluate --checkpoint runs/s2 --data data/pairs --json runs/s2/eval.json
+    bno-train stage2 --resume runs/s2                      # continue a killed run
+    torchrun --nproc_per_node 4 -m pipelines.train_cli stage2 …   # DDP on 4 GPUs
+
+A run directory is accepted wherever a checkpoint is (it means the run's best).
+Errors are one line (``--debug`` shows tracebacks); exit status 2 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .cli_common import UserError, report_errors
+
+__all__ = ["main"]
+
+CONFIG_HELP = "Recipe YAML (see configs/); defaults when omitted."
+SET_HELP = "Override a config value, e.g. --set stage1.lr=1e-3 (repeatable)."
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
+    """Train and evaluate Bilateral Neural Operators (and the NeurOp baseline)."""
+    ctx.obj = {"debug": debug}
+
+
+def _config(config: str | None, model: str | None, overrides: tuple[str, ...], resume: str | None):
+    from .train import RunDir, load_config
+
+    sets = list(overrides) + ([f"model.kind={model}"] if model else [])
+    if resume:
+        if config:
+            raise UserError("--resume reads the run's own config.yaml; use --set to change values")
+        return RunDir(resume).config(sets)
+    return load_config(config, sets)
+
+
+def _summary_stage1(summary: dict[str, Any]) -> str:
+    records = [r for r in summary.get("records", []) if r.get("split") == "test" and r.get("op")]
+    lines = ["| operator | held-out PSNR, random pairs (dB) | A vs B | from the middle level (dB) | A vs B |", "|---|---|---|---|---|"]
+    lines += [f"| {r['op']} | {r['psnr']:.2f} | {r['psnr_input']:.2f} | {r['psnr_neutral']:.2f} | {r['psnr_input_neutral']:.2f} |" for r in records]
+    return "\n".join(lines)
+
+
+def _summary_stage2(summary: dict[str, Any]) -> str:
+    records = [r for r in summary.get("records", []) if r.get("split") == "test"]
+    if not records:
+        return ""
+    r = records[0]
+    return f"validation: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} on {r['images']} images"
+
+
+def _run(stage: str, *, data, out, config, model, overrides, resume, ops=None, init=None, skip_audit=False, stop_after=None):
+    from .train import run_stage
+    from .train.distributed import from_env, shutdown
+
+    if not resume and (data is None or out is None):
+        raise UserError("--data and --out are required (or --resume RUN_DIR)")
+    cfg = _config(config, model, overrides, resume)
+    ctx = from_env()
+    started = time.perf_counter()
+    try:
+        summary = run_stage(
+            stage,
+            cfg,
+            resume or out,
+            data=data,
+            ops=ops or None,
+            init=init,
+            resume=bool(resume),
+            ctx=ctx,
+            check_audit=not skip_audit,
+            stop_after_steps=stop_after,
+        )
+    finally:
+        shutdown(ctx)
+    if not ctx.main:
+        return
+    if summary.get("stopped_early"):
+        click.echo(f"stopped after {summary['global_step']} steps; resume with: bno-train {stage} --resume {resume or out}")
+        return
+    click.echo(_summary_stage1(summary) if stage == "stage1" else _summary_stage2(summary))
+    best = summary.get("best_score")
+    click.echo(
+        f"{stage} done in {time.perf_counter() - started:.0f} s on {summary['device']}: best score "
+        f"{best:.2f} dB at epoch {summary['best_epoch']}; run {summary['run']}" if best is not None else f"{stage} done; run {summary['run']}"
+    )
+
+
+_common = [
+    click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), help=CONFIG_HELP),
+    click.option("--model", type=click.Choice(["bno", "neurop"]), default=None, help="Model kind (overrides model.kind)."),
+    click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
+    click.option("--resume", type=click.Path(exists=True, file_okay=False), help="Continue the run in this directory from its last checkpoint."),
+    click.option("--skip-audit", is_flag=True, help="Do not run `bno-synth audit` on the dataset first (not recommended)."),
+    click.option("--stop-after-steps", "stop_after", type=int, default=None, hidden=True, help="End after N steps (tests)."),
+]
+
+
+def _with_common(function):
+    for option in reversed(_common):
+        function = option(function)
+    return function
+
+
+@main.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Operator dataset (bno-synth generate) with manifest.jsonl.")
+@click.option("--out", type=click.Path(file_okay=False), help="New run directory.")
+@click.option("--op", "ops", multiple=True, help="Train only this operator (code or name; repeatable). Default: all of model.operators.")
+@_with_common
+@report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
+def stage1(data, out, ops, config, model, overrides, resume, skip_audit, stop_after) -> None:
+    """Teach each operator its slider on (A, B) pairs of an operator dataset."""
+    _run("stage1", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, ops=ops, skip_audit=skip_audit, stop_after=stop_after)
+
+
+@main.command()
+@click.option("--data", type=click.Path(exists=True, file_okay=False), help="Paired data: bno-synth pairs output or a FiveK-Dark/-Lite folder.")
+@click.option("--init", type=click.Path(exists=True), default=None, help="Stage-1 run directory or checkpoint whose operators start the chain.")
+@click.option("--out", type=click.Path(file_okay=False), help="New run directory.")
+@_with_common
+@report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
+def stage2(data, init, out, config, model, overrides, resume, skip_audit, stop_after) -> None:
+    """Train the whole chain and the strength predictor on expert pairs."""
+    if init is None and not resume:
+        click.echo("notice: no --init: the operators start untrained (stage 1 skipped)", err=True)
+    _run("stage2", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, init=init, skip_audit=skip_audit, stop_after=stop_after)
+
+
+@main.command(name="evaluate")
+@click.option("--checkpoint", required=True, help="Checkpoint dir/file or run directory (its best); 'identity' scores the inputs themselves.")
+@click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Paired folder (testA/testB …).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary row here.")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for per_image.csv, summary.json, strips/ [default: <run>/eval/<data>-<split>].")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Which split to score.")
+@click.option("--strips", type=int, default=2, show_default=True, help="Comparison strips for this many best and worst images.")
+@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N.")
+@click.option("--limit", type=int, default=0, show_default=True, help="Score only the first N pairs (0 = all).")
+@click.option("--no-lpips", is_flag=True, help="Skip LPIPS even when its weights are present.")
+@report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
+def evaluate_command(checkpoint, data, json_path, out, split, strips, device, limit, no_lpips) -> None:
+    """PSNR, SSIM, ΔE76, ΔE2000 (+ LPIPS) per image, a summary table and comparison strips."""
+    from .evaluate import evaluate, format_table
+
+    identity = checkpoint == "identity"
+    if out is None:
+        base = Path("eval-identity") if identity else Path(checkpoint)
+        if not identity and not base.is_dir():
+            base = base.parent
+        out = base / "eval" / f"{Path(data).resolve().name}-{split}"
+    summary = evaluate(
+        None if identity else checkpoint, data, out, split=split, strips=strips, device=device,
+        use_lpips=not no_lpips, limit=limit, log=lambda m: click.echo(m, err=True),
+    )
+    click.echo(format_table({"identity" if identity else Path(checkpoint).name: summary}))
+    click.echo(f"per-image metrics: {summary['per_image_csv']}; strips: {Path(out) / 'strips'}")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,20 @@
+"""pipelines.bench_train: a tiny throughput table for BNO and NeurOp."""
+
+from __future__ import annotations
+
+import json
+
+from click.testing import CliRunner
+
+from pipelines.bench_train import main
+
+
+def test_bench_train_table(tmp_path, monkeypatch):
+    import pipelines.bench_train as bench
+
+    monkeypatch.setattr(bench, "MODELS", {"BNO": ("bno", {"bilateral": {"lowres_size": 32}, "predictor_height": 32}), "NeurOp": ("neurop", {"predictor_height": 32})})
+    result = CliRunner().invoke(main, ["--device", "cpu", "--batch", "2", "--crop", "32", "--steps", "1", "--warmup", "0", "--json", str(tmp_path / "b.json")])
+    assert result.exit_code == 0, result.output
+    assert "| BNO |" in result.output and "| NeurOp |" in result.output and "images/s" in result.output
+    rows = json.loads((tmp_path / "b.json").read_text())["rows"]
+    assert len(rows) == 4 and all(r["images_per_s"] > 0 for r in rows)

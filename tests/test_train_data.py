@@ -1,0 +1,105 @@
+"""pipelines.train.data: pairing by id, reproducible sampling, DDP batch split, unreadable files."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _train_data import make_operator_dataset, make_paired_dataset, shared  # noqa: E402
+
+from pipelines.train.data import (  # noqa: E402
+    ImageStore,
+    KeySampler,
+    Stage1Pairs,
+    Stage2Pairs,
+    load_operator_data,
+    load_paired_data,
+)
+
+
+@pytest.fixture()
+def op_data(tmp_path_factory):
+    return shared("opdata", make_operator_dataset, tmp_path_factory)
+
+
+def test_pairs_by_id_not_by_sorted_order(tmp_path):
+    from synth.io import write_image
+
+    for split in ("trainA", "trainB"):
+        (tmp_path / split).mkdir()
+    # Sorted orders differ: inputs a0002 < a0010, targets "10_x" < "2_y" lexically.
+    write_image(tmp_path / "trainA" / "a0002.tif", np.full((8, 8, 3), 0.2), 16)
+    write_image(tmp_path / "trainA" / "a0010.tif", np.full((8, 8, 3), 0.7), 16)
+    write_image(tmp_path / "trainB" / "0010_target.jpg", np.full((8, 8, 3), 0.7), 8)
+    write_image(tmp_path / "trainB" / "0002_target.jpg", np.full((8, 8, 3), 0.2), 8)
+    data = load_paired_data(tmp_path)
+    assert [(k, a.name, b.name) for k, a, b in data.train] == [
+        ("a0002", "a0002.tif", "0002_target.jpg"),
+        ("a0010", "a0010.tif", "0010_target.jpg"),
+    ]
+    write_image(tmp_path / "trainB" / "a0099.jpg", np.full((8, 8, 3), 0.2), 8)
+    with pytest.raises(ValueError, match="a0099"):
+        load_paired_data(tmp_path)
+
+
+def test_key_sampler_splits_the_global_batch_across_ranks():
+    single = list(KeySampler(epoch=2, steps=3, batch=4))
+    ranks = [list(KeySampler(epoch=2, steps=3, batch=4, rank=r, world=2)) for r in range(2)]
+    for step in range(3):
+        union = ranks[0][2 * step : 2 * step + 2] + ranks[1][2 * step : 2 * step + 2]
+        assert union == single[4 * step : 4 * step + 4]
+    assert list(KeySampler(epoch=0, steps=3, batch=2, start_step=2)) == [(0, 4), (0, 5)]
+    with pytest.raises(ValueError, match="divisible"):
+        KeySampler(0, 1, 3, world=2)
+
+
+def test_stage1_pairs_are_a_pure_function_of_the_key(op_data):
+    data = load_operator_data(op_data, ["EX", "VB"])
+    assert data.levels == {"EX": 5, "VB": 5}
+    assert data.scenes("test") and data.scenes("train")
+    one = Stage1Pairs(data, ["EX", "VB"], 24, seed=5, store=ImageStore(cache=False))
+    two = Stage1Pairs(data, ["EX", "VB"], 24, seed=5, store=ImageStore(cache=True))
+    a, b = one[(3, 17)], two[(3, 17)]
+    for op in ("EX", "VB"):
+        for x, y in zip(a[op], b[op]):
+            assert torch.equal(x, y)
+        assert a[op][0].shape == (3, 24, 24)
+        assert -1.0 <= float(a[op][2]) <= 1.0
+        assert float(a[op][2]) * 4 == pytest.approx(round(float(a[op][2]) * 4))  # v = (lB − lA)/(N − 1)
+    other = one[(3, 18)]
+    assert not torch.equal(other["EX"][0], a["EX"][0]) or not torch.equal(other["VB"][0], a["VB"][0])
+
+
+def test_stage1_strength_matches_the_levels(op_data):
+    """Two distinct levels of one scene; B is brighter exactly when v > 0 (exposure)."""
+    data = load_operator_data(op_data, ["EX"])
+    pairs = Stage1Pairs(data, ["EX"], 16, seed=0, store=ImageStore(), flips=False, rot90=False)
+    signs = set()
+    for i in range(40):
+        a, b, v = pairs[(0, i)]["EX"]
+        assert float(v) != 0.0
+        assert (b.mean() > a.mean()) == (float(v) > 0)  # more exposure is brighter
+        signs.add(float(v) > 0)
+    assert signs == {True, False}
+
+
+def test_stage2_crops_and_unreadable_file_is_named(tmp_path):
+    root = make_paired_dataset(tmp_path / "pairs")
+    data = load_paired_data(root)
+    neurop = Stage2Pairs(data.train, crop=0, seed=1, store=ImageStore())
+    x, y = neurop[(0, 0)]
+    assert x.shape == y.shape and 40 - 20 <= min(x.shape[1:]) <= 55
+    square = Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())
+    assert square[(0, 1)][0].shape == (3, 24, 24)
+    bad = data.train[0][1]
+    bad.write_bytes(b"not an image")
+    from synth.io import ImageReadError
+
+    with pytest.raises(ImageReadError, match=bad.name):
+        Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())[(0, int(np.argmax(square.order(0) == 0)))]
