@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
 
-__all__ = ["CheckpointError", "MODEL_KINDS", "build_model", "save_checkpoint", "load_checkpoint"]
+__all__ = ["CheckpointError", "MODEL_KINDS", "build_model", "checkpoint_provenance", "save_checkpoint", "load_checkpoint"]
 
 FORMAT = "bno-checkpoint"
 VERSION = 1
@@ -153,3 +153,15 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         raise CheckpointError(f"{weights_path}: corrupt safetensors file ({exc})") from None
     _load_into(model, state, weights_path)
     return model.to(map_location).eval()
+
+
+def checkpoint_provenance(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """The ``provenance`` a checkpoint was saved with (empty for official ``.pth`` files)."""
+    p = Path(path)
+    if p.is_file() and p.suffix in (".pth", ".pt"):
+        return {}
+    config_path = (p if p.is_dir() else p.parent) / CONFIG_NAME
+    try:
+        return dict(json.loads(config_path.read_text()).get("provenance", {}))
+    except (OSError, json.JSONDecodeError, AttributeError) as exc:
+        raise CheckpointError(f"{config_path}: unreadable checkpoint config ({exc})") from None

@@ -78,7 +78,7 @@ class SliderChange:
         if op.code == "WB":
             if as_shot is None:
                 return f"Temperature {self.change * INCREMENTAL_PER_MIRED:+.0f} (incremental, {self.change:+.0f} mired)"
-            return f"Temperature {warmer_temperature(as_shot, self.change):.0f} K / Tint {as_shot.tint:+.0f}"
+            return f"Temperature {warmer_temperature(as_shot, self.change):.0f} K / Tint {round(as_shot.tint):+d}"
         unit = " EV" if op.unit == "EV" else ""
         digits = 2 if op.unit == "EV" else 0
         return f"{op.slider} {self.change:+.{digits}f}{unit}"
