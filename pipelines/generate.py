@@ -342,6 +342,11 @@ class _Progress:
             self.bar.close()
 
 
+#: One thread per worker process: LibRaw (OpenMP), OpenBLAS and MKL would otherwise each start a
+#: thread per core in every worker, and N workers on N cores would fight over them.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def _open_client(workers: int | None, scheduler: str | None):
     """A Dask client: on ``scheduler`` (or ``DASK_SCHEDULER_ADDRESS``), else on a new LocalCluster."""
     from dask.distributed import Client, LocalCluster
@@ -355,6 +360,7 @@ def _open_client(workers: int | None, scheduler: str | None):
         processes=True,
         dashboard_address=None,
         silence_logs=logging.ERROR,
+        env=WORKER_ENV,
     )
     return Client(cluster), cluster
 
@@ -454,6 +460,16 @@ class GenerateResult:
     stopped_early: bool = False
     manifest_sha256: str = ""
 
+    def add(self, results: Iterable[dict[str, Any]]) -> None:
+        """Tally task results (``status`` ok / skipped / failed) into counts, records and failures."""
+        for item in results:
+            if item["status"] == "failed":
+                self.failures.append({"source": item["source"], "reason": item["reason"]})
+            else:
+                self.ok += item["status"] == "ok"
+                self.skipped += item["status"] == "skipped"
+                self.records.extend(item["records"])
+
     @property
     def files_per_op(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -527,15 +543,8 @@ def generate(
         label="generate",
         progress_interval=progress_interval,
     )
-    result = GenerateResult(out=out, scenes=len(items), stopped_early=stopped)
-    result.failures = list(failures)
-    for item in results:
-        if item["status"] == "failed":
-            result.failures.append({"source": item["source"], "reason": item["reason"]})
-        else:
-            result.ok += item["status"] == "ok"
-            result.skipped += item["status"] == "skipped"
-            result.records.extend(item["records"])
+    result = GenerateResult(out=out, scenes=len(items), stopped_early=stopped, failures=list(failures))
+    result.add(results)
     result.manifest_sha256 = write_dataset_manifest(out, result.records, result.failures, resolved_settings(declaration, settings, split, limit))
     result.seconds = time.perf_counter() - started
     return result

@@ -35,6 +35,7 @@ import numpy as np
 
 from synth.io import atomic_write_bytes
 
+from .generate import GenerateResult, _failure, _limit_threads, _write_records, clean_temp_files, discover_raws, execute, load_complete_records, select_scenes
 from .manifest import RECORDS_DIR, Declaration, RenderSettings, load_test_names, sha256_bytes, sha256_file, split_of, write_dataset_manifest
 
 __all__ = [
@@ -132,7 +133,6 @@ def render_pair(raw: str, target: str, split: str, out: str, render: RenderSetti
     from synth.io import encode_image
     from synth.raw import decode_raw
 
-    from .generate import _failure, _limit_threads, _write_records, load_complete_records
 
     started = time.perf_counter()
     _limit_threads()
@@ -179,19 +179,11 @@ def render_pair(raw: str, target: str, split: str, out: str, render: RenderSetti
 
 
 @dataclass
-class PairsResult:
-    """What a ``make_pairs`` run did."""
+class PairsResult(GenerateResult):
+    """What a ``make_pairs`` run did: a generate result plus the files left unmatched."""
 
-    out: Path
-    scenes: int = 0
-    ok: int = 0
-    skipped: int = 0
-    failures: list[dict] = field(default_factory=list)
-    records: list[dict] = field(default_factory=list)
     unmatched_raws: list[str] = field(default_factory=list)
     unmatched_targets: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    stopped_early: bool = False
 
 
 def _target_files(folder: Path) -> list[Path]:
@@ -213,7 +205,6 @@ def make_pairs(
     progress_interval: float = 10.0,
 ) -> PairsResult:
     """Render input/target pairs for every raw of ``declaration.raws`` that has a target (see module doc)."""
-    from .generate import clean_temp_files, discover_raws, execute, select_scenes
 
     started = time.perf_counter()
     out = Path(out)
@@ -235,15 +226,8 @@ def make_pairs(
         label="pairs",
         progress_interval=progress_interval,
     )
-    result = PairsResult(out=out, scenes=len(items), stopped_early=stopped, unmatched_raws=lost_raws, unmatched_targets=lost_targets)
-    result.failures = list(failures)
-    for item in results:
-        if item["status"] == "failed":
-            result.failures.append({"source": item["source"], "reason": item["reason"]})
-        else:
-            result.ok += item["status"] == "ok"
-            result.skipped += item["status"] == "skipped"
-            result.records.extend(item["records"])
+    result = PairsResult(out=out, scenes=len(items), stopped_early=stopped, failures=list(failures), unmatched_raws=lost_raws, unmatched_targets=lost_targets)
+    result.add(results)
     resolved = declaration.to_dict()
     resolved.pop("operators", None)
     resolved["pairs"] = {"targets": str(targets), "output": str(out), "unmatched_raws": lost_raws, "unmatched_targets": lost_targets}
