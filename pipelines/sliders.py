@@ -92,9 +92,9 @@ def warmer_temperature(as_shot: WhitePoint, mired_change: float) -> float:
 
 
 def describe_changes(changes: list[SliderChange], as_shot: WhitePoint | None, approximate: bool) -> str:
-    """One line, e.g. ``Blacks −12, Exposure +0.85 EV, …`` (prefixed with ``≈`` when approximate)."""
+    """One line, e.g. ``Blacks −12, Exposure +0.85 EV, …`` (prefixed with ``≈`` when approximate; "" when empty)."""
     text = ", ".join(change.describe(as_shot) for change in changes)
-    return f"≈ {text}" if approximate else text
+    return f"≈ {text}" if approximate and text else text
 
 
 def camera_raw_settings(changes: list[SliderChange], as_shot: WhitePoint | None) -> CameraRawSettings:

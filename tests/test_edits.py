@@ -113,3 +113,9 @@ def test_enhance_bad_set_and_unwritable_output_fail_before_work(tmp_path, checkp
     blocker.write_text("x")
     result = _enhance(image, "--checkpoint", checkpoint, "--out", blocker / "out")
     assert result.exit_code == 2 and "cannot create the output folder" in result.output
+
+
+def test_no_slider_mapping_means_no_edit_text():
+    from pipelines.sliders import describe_changes
+
+    assert describe_changes([], None, approximate=True) == ""
