@@ -137,3 +137,36 @@ def test_non_bayer_raw(tmp_path):
     with pytest.raises(RawDecodeError) as info:
         decode_raw(path)
     _assert_one_line(info.value, path, "not a 2×2 Bayer mosaic")
+
+
+def write_subifd_dng(path, temperature=4500.0, tint=2.0):
+    """A DNG laid out as Adobe DNG Converter writes FiveK's: an RGB preview in IFD0, the CFA in a SubIFD."""
+    from raw_factory import BLACK, CANON_5D_COLOR_MATRIX, WHITE, camera_neutral
+    from synth.dng import mosaic
+
+    neutral = camera_neutral(temperature, tint)
+    cfa = np.round(BLACK + mosaic(np.full((64, 96, 3), 0.3) * neutral, "RGGB") * (WHITE - BLACK)).astype(np.uint16)
+    matrix = [v for x in CANON_5D_COLOR_MATRIX.ravel() for v in (int(round(x * 10000)), 10000)]
+    ifd0 = [
+        (50706, "B", 4, (1, 4, 0, 0), True),
+        (50708, "s", 0, "BNO SubIFD", True),
+        (50721, "2i", 9, matrix, True),
+        (50778, "H", 1, 21, True),
+        (50728, "2I", 3, [v for x in neutral for v in (int(round(x * 1e6)), 1000000)], True),
+    ]
+    cfa_tags = [(33421, "H", 2, (2, 2), True), (33422, "B", 4, (0, 1, 1, 2), True), (50714, "I", 1, BLACK, True), (50717, "I", 1, WHITE, True)]
+    with tifffile.TiffWriter(path) as writer:
+        writer.write(np.zeros((8, 12, 3), np.uint8), photometric="rgb", subfiletype=1, subifds=1, extratags=ifd0, metadata=None)
+        writer.write(cfa, photometric=32803, subfiletype=0, extratags=cfa_tags, metadata=None)
+    return path
+
+
+def test_raw_in_a_subifd_decodes_and_truncation_is_caught(tmp_path):
+    path = write_subifd_dng(tmp_path / "a0011-subifd.dng")
+    decoded = decode_raw(path, half_size=True)
+    assert decoded.as_shot.temperature == pytest.approx(4500, abs=1) and decoded.cfa_pattern == "RGGB"
+    assert np.ptp(decoded.image[10, 10]) < 0.003  # grey stays grey
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 3000])  # cut into the SubIFD's CFA strips
+    with pytest.raises(RawDecodeError, match="truncated"):
+        decode_raw(path)
