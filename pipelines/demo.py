@@ -178,7 +178,7 @@ def write_report(out: Path, steps: list[Step], total: float, raws: Path, targets
         report.image(_strip(images), source.stem)
         rows.append({"image": source.stem, **{code: round(v, 3) for code, v in record["strengths"].items()}, "edits": record["edits"], "sidecar": Path(record.get("xmp", "")).name})
     report.heading("Slider read-outs (BNO strengths → Lightroom sliders, XMP sidecars beside the outputs)")
-    report.paragraph("≈: approximate — stage 2 fine-tunes the operators away from their stage-1 slider meaning.", note=True)
+    report.paragraph("≈ marks approximate read-outs: stage 2 trained the operators away from their stage-1 slider meaning.", note=True)
     report.table(rows, digits=3)
     return report.write(out / "report.html")
 

@@ -135,7 +135,8 @@ def main(ctx: click.Context, inputs: tuple[Path, ...], checkpoint: Path, kind: s
         raise UserError(f"{checkpoint}: holds a {model.kind!r} model, not {kind!r}")
     if overrides:  # names and reachability checked before any work
         resolve_overrides(overrides, {code: 0.0 for code in model.order}, model.config.sliders, None)
-    approximate = str(provenance.get("stage", "")) != "stage1"
+    # Slider read-outs are exact for stage-1 operators, approximate once stage 2 has trained them.
+    approximate = str(provenance.get("stage", "")) != "stage1" and bool(provenance.get("operators_trained", True))
     failures = 0
     for item in inputs:
         try:

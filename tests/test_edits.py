@@ -102,6 +102,16 @@ def test_enhance_set_and_xmp_on_a_raw(tmp_path, checkpoint):
     assert edited.shape == plain.shape and not np.array_equal(edited, plain)  # the override reached the pixels
 
 
+def test_read_outs_are_approximate_only_after_operators_were_fine_tuned(tmp_path):
+    raw = make_scene_dng(tmp_path / "a4601-IMG_4601.dng")
+    model = BilateralNeuralOperators(BNOConfig(bilateral=BilateralConfig(lowres_size=32), sliders=MAPPING))
+    for trained, marked in ((True, True), (False, False)):
+        checkpoint = save_checkpoint(model, tmp_path / f"ckpt-{trained}", provenance={"stage": "stage2", "operators_trained": trained})
+        result = _enhance(raw, "--checkpoint", checkpoint, "--out", tmp_path / f"out-{trained}")
+        assert result.exit_code == 0, result.output
+        assert ("≈" in result.output) is marked
+
+
 def test_enhance_bad_set_and_unwritable_output_fail_before_work(tmp_path, checkpoint):
     image = tmp_path / "photo.png"
     write_image(image, np.full((40, 60, 3), 0.4, np.float32))

@@ -145,7 +145,12 @@ def build_stage2(
         images_per_item=1,
         evaluate=evaluate,
         score=_score,
-        provenance={"dataset": str(root), "dataset_sha256": digest, "init": init_info["init"]},
+        provenance={
+            "dataset": str(root),
+            "dataset_sha256": digest,
+            "init": init_info["init"],
+            "operators_trained": s2.operator_lr_scale > 0,  # False: the stage-1 slider mapping still holds exactly
+        },
         lr_scales={"model.operators.": s2.operator_lr_scale},
     )
     info = {
