@@ -7,7 +7,7 @@
 * decoding a 24 MP DNG at half size with :func:`synth.raw.decode_raw` against a bare
   ``rawpy`` ``postprocess(half_size=True)`` of the same file, in the same run
   (target ratio ≤ 1.2). Without ``--raw`` a deterministic 6000×4000 DNG is made
-  with :mod:`synth.dng` in a temporary folder.
+  with :func:`pipelines.bench_raws.make_large_dng` in a temporary folder.
 """
 
 from __future__ import annotations

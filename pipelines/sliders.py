@@ -28,8 +28,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from synth.ops import OPERATORS, WhitePoint, get_operator
-from synth.ops import TEMPERATURE_RANGE
+from synth.ops import OPERATORS, TEMPERATURE_RANGE, WhitePoint, get_operator
 
 from .xmp import CameraRawSettings
 

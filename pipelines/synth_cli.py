@@ -7,6 +7,7 @@ import click
 from synth.ops import OPERATORS
 
 from .apply_cli import apply
+from .generate_cli import audit_command, generate_command, pairs_command, preview_command
 
 __all__ = ["main"]
 
@@ -29,9 +30,6 @@ def operators() -> None:
 
 
 main.add_command(apply)
-
-from .generate_cli import audit_command, generate_command, pairs_command, preview_command  # noqa: E402
-
 main.add_command(generate_command)
 main.add_command(audit_command)
 main.add_command(pairs_command)

@@ -47,7 +47,7 @@ def make_operator_dataset(root: Path, ops=("EX", "VB"), levels: int = 5, train: 
     declaration = root / "declaration.yaml"
     declaration.write_text(
         "version: 1\n"
-        f"source: {{raws: raws}}\n"
+        "source: {raws: raws}\n"
         "render: {half_size: true, long_edge: null, format: png8}\n"
         "operators:\n" + "".join(f"  {names[op]}: {{levels: {levels}}}\n" for op in ops)
     )

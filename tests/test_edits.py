@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
 from pipelines.enhance_cli import main as enhance
 from pipelines.sliders import camera_raw_settings, parse_overrides, resolve_overrides, slider_mapping, SliderChange, warmer_temperature
-from pipelines.xmp import CRS_NAMESPACE, CameraRawSettings, parse_xmp, xmp_packet
+from pipelines.xmp import CameraRawSettings, parse_xmp, xmp_packet
 from raw_factory import make_scene_dng
 from synth.io import write_image
 from synth.ops import WhitePoint

@@ -30,7 +30,7 @@ from .exposure import exposure
 from .vibrance import vibrance
 from .white_balance import D65_WHITE, white_balance
 
-__all__ = ["OPERATORS", "Operator", "get_operator", "D65_WHITE", "WhitePoint"]
+__all__ = ["OPERATORS", "TEMPERATURE_RANGE", "WB_SCHEDULE_MIRED", "Operator", "get_operator", "D65_WHITE", "WhitePoint"]
 
 #: Mired (10⁶/K) span of the WB schedule on each side of the as-shot temperature.
 WB_SCHEDULE_MIRED = 100.0
