@@ -36,10 +36,12 @@ _SOURCE = r"""
 static inline float clampf(float v, float lo, float hi) { return v < lo ? lo : (v > hi ? hi : v); }
 
 /* img, out: (B,3,H,W) float32 (may alias); grid: (B,GH,GW,D,12) float32;
-   gp: ccm[9], ccm_bias[3], shifts[3*n], slopes[3*n], proj[3], proj_bias[1]. */
+   gp: ccm[9], ccm_bias[3], shifts[3*n], slopes[3*n], proj[3], proj_bias[1];
+   per_channel: 0 = one guide g = clamp(sum_i proj_i f_i + proj_bias), 1 = three guides
+   g_i = clamp(proj_i f_i + proj_bias), output channel i sliced with g_i. */
 int bno_bilateral_apply(const float *img, float *out, const float *grid, const float *gp,
-                        int n, int64_t B, int64_t H, int64_t W, int64_t GH, int64_t GW,
-                        int64_t D, int nthreads) {
+                        int n, int per_channel, int64_t B, int64_t H, int64_t W, int64_t GH,
+                        int64_t GW, int64_t D, int nthreads) {
     const int64_t C = 12, HW = H * W, cell = D * C, row_len = GW * D * C;
     int *x0 = (int *)malloc(sizeof(int) * W);
     int *x1 = (int *)malloc(sizeof(int) * W);
@@ -52,10 +54,11 @@ int bno_bilateral_apply(const float *img, float *out, const float *grid, const f
         x0[c] = i0; x1[c] = i0 + 1 < GW ? i0 + 1 : (int)GW - 1; wx[c] = fx - (float)i0;
     }
     const float *m = gp, *mb = gp + 9, *sh = gp + 12, *sl = gp + 12 + 3 * n, *pj = gp + 12 + 6 * n;
+    const int guides = per_channel ? 3 : 1;
     int failed = 0;
     #pragma omp parallel num_threads(nthreads)
     {
-        float *tab = (float *)malloc(sizeof(float) * (row_len + 3 * W));
+        float *tab = (float *)malloc(sizeof(float) * (row_len + 5 * W));
         if (!tab) {
             #pragma omp atomic write
             failed = 1;
@@ -72,9 +75,10 @@ int bno_bilateral_apply(const float *img, float *out, const float *grid, const f
             for (int64_t k = 0; k < row_len; ++k) tab[k] = g0[k] + wy * (g1[k] - g0[k]);
             const float *ip = img + b * 3 * HW + r * W;
             float *op = out + b * 3 * HW + r * W;
-            /* guide map for the whole row, in loops over pixels the compiler vectorises */
-            float *gd = tab + row_len, *v = gd + W, *f = v + W;
-            for (int64_t c = 0; c < W; ++c) gd[c] = pj[3];
+            /* guide map(s) for the whole row, in loops over pixels the compiler vectorises */
+            float *gd = tab + row_len, *v = gd + 3 * W, *f = v + W;
+            for (int g = 0; g < guides; ++g)
+                for (int64_t c = 0; c < W; ++c) gd[g * W + c] = pj[3];
             for (int i = 0; i < 3; ++i) {
                 const float m0 = m[3 * i], m1 = m[3 * i + 1], m2 = m[3 * i + 2], bi = mb[i];
                 for (int64_t c = 0; c < W; ++c) { v[c] = m0 * ip[c] + m1 * ip[HW + c] + m2 * ip[2 * HW + c] + bi; f[c] = 0.0f; }
@@ -83,26 +87,30 @@ int bno_bilateral_apply(const float *img, float *out, const float *grid, const f
                     for (int64_t c = 0; c < W; ++c) { const float d = v[c] - s; f[c] += a * (d > 0.0f ? d : 0.0f); }
                 }
                 const float p = pj[i];
-                for (int64_t c = 0; c < W; ++c) gd[c] += p * f[c];
+                float *gi = gd + (per_channel ? i * W : 0);
+                for (int64_t c = 0; c < W; ++c) gi[c] += p * f[c];
             }
             for (int64_t c = 0; c < W; ++c) {
-                const float R = ip[c], G = ip[HW + c], Bl = ip[2 * HW + c];
-                const float guide = clampf(gd[c], 0.0f, 1.0f);
-                const float zn = 2.0f * guide - 1.0f;
-                const float fz = clampf(((zn + 1.0f) * (float)D - 1.0f) * 0.5f, 0.0f, (float)(D - 1));
-                const int64_t z0 = (int64_t)fz, z1 = z0 + 1 < D ? z0 + 1 : D - 1;
-                const float wz = fz - (float)z0, w = wx[c];
-                const float *a00 = tab + x0[c] * cell + z0 * C, *a01 = tab + x0[c] * cell + z1 * C;
-                const float *a10 = tab + x1[c] * cell + z0 * C, *a11 = tab + x1[c] * cell + z1 * C;
-                float A[12];
-                for (int k = 0; k < 12; ++k) {
-                    const float lo = a00[k] + wz * (a01[k] - a00[k]);
-                    const float hi = a10[k] + wz * (a11[k] - a10[k]);
-                    A[k] = lo + w * (hi - lo);
+                const float R = ip[c], G = ip[HW + c], Bl = ip[2 * HW + c], w = wx[c];
+                int64_t z0[3], z1[3];
+                float wz[3];
+                for (int g = 0; g < guides; ++g) {
+                    const float guide = clampf(gd[g * W + c], 0.0f, 1.0f);
+                    const float fz = clampf(guide * (float)D - 0.5f, 0.0f, (float)(D - 1));
+                    z0[g] = (int64_t)fz; z1[g] = z0[g] + 1 < D ? z0[g] + 1 : D - 1; wz[g] = fz - (float)z0[g];
                 }
-                op[c] = A[0] * R + A[1] * G + A[2] * Bl + A[3];
-                op[HW + c] = A[4] * R + A[5] * G + A[6] * Bl + A[7];
-                op[2 * HW + c] = A[8] * R + A[9] * G + A[10] * Bl + A[11];
+                for (int i = 0; i < 3; ++i) {  /* output channel i reads coefficients 4i..4i+3 */
+                    const int g = per_channel ? i : 0;
+                    const float *a00 = tab + x0[c] * cell + z0[g] * C + 4 * i, *a01 = tab + x0[c] * cell + z1[g] * C + 4 * i;
+                    const float *a10 = tab + x1[c] * cell + z0[g] * C + 4 * i, *a11 = tab + x1[c] * cell + z1[g] * C + 4 * i;
+                    float A[4];
+                    for (int k = 0; k < 4; ++k) {
+                        const float lo = a00[k] + wz[g] * (a01[k] - a00[k]);
+                        const float hi = a10[k] + wz[g] * (a11[k] - a10[k]);
+                        A[k] = lo + w * (hi - lo);
+                    }
+                    op[i * HW + c] = A[0] * R + A[1] * G + A[2] * Bl + A[3];
+                }
             }
         }
         free(tab);
@@ -145,7 +153,7 @@ def _build() -> ctypes.CDLL | None:
     lib = ctypes.CDLL(str(target))
     fn = lib.bno_bilateral_apply
     fn.restype = ctypes.c_int
-    fn.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] + [ctypes.c_int64] * 6 + [ctypes.c_int]
+    fn.argtypes = [ctypes.c_void_p] * 4 + [ctypes.c_int] * 2 + [ctypes.c_int64] * 6 + [ctypes.c_int]
     return lib
 
 
@@ -164,7 +172,12 @@ def available() -> bool:
 
 
 def fused_bilateral_apply(
-    image: torch.Tensor, grid: torch.Tensor, guide_params: torch.Tensor, n_points: int, out: torch.Tensor
+    image: torch.Tensor,
+    grid: torch.Tensor,
+    guide_params: torch.Tensor,
+    n_points: int,
+    out: torch.Tensor,
+    per_channel: bool = False,
 ) -> torch.Tensor:
     """Guide map + slice + affine for CPU float32 tensors, no autograd.
 
@@ -173,6 +186,7 @@ def fused_bilateral_apply(
         grid: ``(B, 12, D, GH, GW)`` float32 (HDRNet layout of :mod:`model.slicing`).
         guide_params: flat float32, see :meth:`model.bilateral.GuideMap.flat_parameters`.
         n_points: curve control points per channel.
+        per_channel: one guide per output channel (``GuideMap(per_channel=True)``).
         out: ``(B, 3, H, W)`` contiguous float32; may be ``image`` (in place).
     """
     if not available():
@@ -185,7 +199,7 @@ def fused_bilateral_apply(
     table = grid.detach().float().permute(0, 3, 4, 2, 1).contiguous()  # (B, GH, GW, D, 12)
     params = guide_params.detach().float().contiguous()
     rc = _LIB.bno_bilateral_apply(  # type: ignore[union-attr]
-        image.data_ptr(), out.data_ptr(), table.data_ptr(), params.data_ptr(), n_points,
+        image.data_ptr(), out.data_ptr(), table.data_ptr(), params.data_ptr(), n_points, int(per_channel),
         B, H, W, GH, GW, D, torch.get_num_threads(),
     )
     if rc != 0:

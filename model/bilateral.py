@@ -19,6 +19,14 @@ prediction layer (a 1×1 local branch cannot reach 13,660 with power-of-two widt
 
 The grid is initialised to the identity transform, so an untrained operator returns its
 input (what stage 1's ``L1(op(A, 0), A)`` term asks for).
+
+``per_channel_guide=True`` (our addition; the shipped quick and demo recipes use it) gives
+each output channel its own guide ``g_i = clamp(p_i · curve_i((M x + b)_i) + p_0)`` and
+slices row ``i`` of the 3×4 matrix at ``g_i`` — with exactly the same 112 guide
+parameters. A per-channel tone curve (Blacks' toe, the sRGB-encoded gain of white
+balance) then reads the right bin for each channel of a saturated pixel, where one
+scalar guide ties all three channels to one bin: on the bundled samples it raised
+held-out Blacks from 32.0 to 34.5 dB at the same budget (README, "Training").
 """
 
 from __future__ import annotations
@@ -46,6 +54,7 @@ class BilateralConfig:
     global_hidden: int = 20  # width of the global branch's hidden FC layer
     guide_points: int = 16  # control points of each per-channel guide curve (HDRNet: 16)
     lowres_antialias: bool = True  # antialias the resize to lowres_size (matters at 12 MP)
+    per_channel_guide: bool = False  # one guide per output channel instead of HDRNet's single guide
 
     @property
     def grid_size(self) -> int:
@@ -58,18 +67,22 @@ class GuideMap(nn.Module):
 
     ``curve_i(v) = Σ_k slope_ik · relu(v − shift_ik)`` (piecewise linear, ``n`` points).
     Initialised to ``g ≈ mean(r, g, b)``. Input ``(B, 3, H, W)``, output ``(B, H, W)`` in [0, 1].
+
+    ``per_channel=True`` skips the sum: ``g_i = clamp(p_i · curve_i((M x + b)_i) + p_0, 0, 1)``,
+    output ``(B, 3, H, W)``, initialised to ``g_i = x_i`` — the same parameters.
     """
 
-    def __init__(self, points: int = 16) -> None:
+    def __init__(self, points: int = 16, per_channel: bool = False) -> None:
         super().__init__()
         self.points = points
+        self.per_channel = per_channel
         self.ccm = nn.Parameter(torch.eye(3))  # (3 out, 3 in) colour matrix
         self.ccm_bias = nn.Parameter(torch.zeros(3))
         self.shifts = nn.Parameter(torch.linspace(0, 1, points + 1)[:-1].repeat(3, 1))  # (3, n)
         slopes = torch.zeros(3, points)
         slopes[:, 0] = 1.0
         self.slopes = nn.Parameter(slopes)  # (3, n)
-        self.proj = nn.Parameter(torch.full((3,), 1 / 3))
+        self.proj = nn.Parameter(torch.full((3,), 1.0 if per_channel else 1 / 3))
         self.proj_bias = nn.Parameter(torch.zeros(1))
 
     def forward(self, image: torch.Tensor) -> torch.Tensor:
@@ -79,7 +92,10 @@ class GuideMap(nn.Module):
         curves = torch.zeros_like(v)
         for k in range(self.points):  # a loop keeps training memory at O(B·3·H·W)
             curves = curves + self.slopes[:, k, None, None] * torch.relu(v - self.shifts[:, k, None, None])
-        guide = torch.einsum("i,bihw->bhw", self.proj, curves) + self.proj_bias
+        if self.per_channel:
+            guide = self.proj[:, None, None] * curves + self.proj_bias  # (B, 3, H, W)
+        else:
+            guide = torch.einsum("i,bihw->bhw", self.proj, curves) + self.proj_bias  # (B, H, W)
         return guide.clamp(0.0, 1.0)
 
     def flat_parameters(self) -> torch.Tensor:
@@ -118,7 +134,7 @@ class BilateralOperator(nn.Module):
         self.global_conv = nn.Sequential(_conv(f, f, 2), nn.ReLU())
         self.global_fc = nn.Sequential(nn.Linear(f, config.global_hidden), nn.ReLU(), nn.Linear(config.global_hidden, f))
         self.to_grid = nn.Conv2d(f, AFFINE_COEFFS * config.grid_depth, 1)
-        self.guide = GuideMap(config.guide_points)
+        self.guide = GuideMap(config.guide_points, config.per_channel_guide)
         self._init_identity()
 
     def _init_identity(self) -> None:
@@ -177,7 +193,8 @@ class BilateralOperator(nn.Module):
         )
         if use_fused:
             return _fused_cpu.fused_bilateral_apply(
-                image, grid, self.guide.flat_parameters(), self.config.guide_points, out
+                image, grid, self.guide.flat_parameters(), self.config.guide_points, out,
+                per_channel=self.config.per_channel_guide,
             )
         height = image.shape[-2]
         for top in range(0, height, band_rows):

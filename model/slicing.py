@@ -7,7 +7,11 @@ colour transform per cell; each full-resolution pixel reads its transform by tri
 
     gx = (col + 0.5) · GW / W,   gy = (row + 0.5) · GH / H,   gz = guide · D
 
-with cell centres at ``index + 0.5`` and indices clamped to the grid. With
+with cell centres at ``index + 0.5`` and indices clamped to the grid. A guide may also
+have one channel per output channel (``(B, 3, H, W)``): output channel ``i`` then reads
+its 4 coefficients at ``gz = guide_i · D``, so each channel gets its own tonal axis (a
+per-channel curve such as a black-point toe needs it; one scalar guide ties all three
+channels of a pixel to one luma bin). With
 ``F.grid_sample`` (5-D "bilinear" is trilinear) this is the normalised coordinate
 ``(x, y, z) = ((2col+1)/W − 1, (2row+1)/H − 1, 2·guide − 1)``, ``align_corners=False``
 and ``padding_mode="border"`` (SPEC §5).
@@ -44,7 +48,7 @@ AFFINE_COEFFS = 12  # a 3×4 affine colour matrix per grid cell
 
 def _check_inputs(grid: torch.Tensor, guide: torch.Tensor, full_height: int | None) -> tuple[int, int]:
     check_shape(grid, f"B,{AFFINE_COEFFS},D,GH,GW", "grid")
-    g = check_shape(guide, "B,H,W", "guide")
+    g = check_shape(guide, "B,3,H,W" if guide.ndim == 4 else "B,H,W", "guide")
     if grid.shape[0] != guide.shape[0]:
         raise ValueError(f"grid batch {grid.shape[0]} != guide batch {guide.shape[0]}")
     height = g["H"] if full_height is None else full_height
@@ -62,7 +66,8 @@ def slice_grid(
 
     Args:
         grid: ``(B, 12, D, GH, GW)`` affine coefficients.
-        guide: ``(B, h, W)`` guide map, range [0, 1] (values outside read the border bins).
+        guide: ``(B, h, W)`` guide map, range [0, 1] (values outside read the border bins),
+            or ``(B, 3, h, W)``: one guide per output channel.
         row_offset: global row of ``guide[:, 0]`` when ``guide`` is a band of a taller image.
         full_height: height ``H`` of the whole image (default: ``h``).
 
@@ -70,6 +75,16 @@ def slice_grid(
         ``(B, 12, h, W)`` coefficients, float32 (float64 for a float64 grid).
     """
     height, width = _check_inputs(grid, guide, full_height)
+    if guide.ndim == 3:
+        return _sample(grid, guide, row_offset, height, width)
+    # Per-channel guides: output row i of every 3×4 matrix is sliced with guide i.
+    rows_of_grid = grid.unflatten(1, (3, 4)).flatten(0, 1)  # (3B, 4, D, GH, GW)
+    coeffs = _sample(rows_of_grid, guide.flatten(0, 1), row_offset, height, width)  # (3B, 4, h, W)
+    return coeffs.unflatten(0, (-1, 3)).flatten(1, 2)  # (B, 12, h, W)
+
+
+def _sample(grid: torch.Tensor, guide: torch.Tensor, row_offset: int, height: int, width: int) -> torch.Tensor:
+    """``grid (N, C, D, GH, GW)`` read trilinearly at every pixel of ``guide (N, h, W)`` → ``(N, C, h, W)``."""
     batch, rows = guide.shape[0], guide.shape[1]
     device = guide.device
     # fp32 coordinates (fp64 for fp64 grids, e.g. gradcheck), also under autocast.
@@ -78,13 +93,13 @@ def slice_grid(
         # Normalised coordinates, last dim ordered (x, y, z) as grid_sample wants.
         ys = (2 * torch.arange(row_offset, row_offset + rows, device=device, dtype=dtype) + 1) / height - 1
         xs = (2 * torch.arange(width, device=device, dtype=dtype) + 1) / width - 1
-        zs = guide.to(dtype) * 2 - 1  # (B, h, W)
+        zs = guide.to(dtype) * 2 - 1  # (N, h, W)
         coords = torch.stack(
             (xs.expand(batch, rows, width), ys[:, None].expand(batch, rows, width), zs), dim=-1
-        )  # (B, h, W, 3)
+        )  # (N, h, W, 3)
         coeffs = F.grid_sample(
             grid.to(dtype), coords[:, None], mode="bilinear", padding_mode="border", align_corners=False
-        )  # (B, 12, 1, h, W)
+        )  # (N, C, 1, h, W)
     return coeffs[:, :, 0]
 
 
@@ -151,7 +166,7 @@ def slice_and_apply_banded(
     for top in range(0, height, band_rows):
         rows = slice(top, min(top + band_rows, height))
         out[:, :, rows] = slice_and_apply(
-            grid, guide[:, rows], image[:, :, rows], row_offset=top, full_height=height
+            grid, guide[..., rows, :], image[:, :, rows], row_offset=top, full_height=height
         )
     return out
 

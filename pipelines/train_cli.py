@@ -54,11 +54,12 @@ def _summary_stage1(summary: dict[str, Any]) -> str:
 
 
 def _summary_stage2(summary: dict[str, Any]) -> str:
-    records = [r for r in summary.get("records", []) if r.get("split") == "test"]
+    records = [r for r in summary.get("records", []) if r.get("split") in ("test", "val")]
     if not records:
         return ""
     r = records[0]
-    return f"validation: PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} on {r['images']} images"
+    where = "test split" if r["split"] == "test" else "held-out training pairs"
+    return f"validation ({where}): PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} on {r['images']} images"
 
 
 def _run(stage: str, *, data, out, config, model, overrides, resume, ops=None, init=None, skip_audit=False, stop_after=None):

@@ -12,6 +12,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 #: Four train scenes and two test scenes (ids ≥ a4501) keep the run to about a minute.
 SCENES = ["a0023-IMG_0023", "a0899-_DSC5348 (original)", "a2040-IMG_2040", "a3265-_DSC3265", "a4514-IMG_0514", "a4733-_DSC4733 (original)"]
 TINY = [f"{stage}.{key}={value}" for stage in ("stage1", "stage2") for key, value in (("epochs", 1), ("steps_per_epoch", 2), ("batch_size", 2))]
+TINY += ["stage2.val_from_train=1"]  # 6 samples leave 4 training pairs
 
 
 def _browser():

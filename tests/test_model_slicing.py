@@ -44,6 +44,18 @@ def test_slice_matches_naive_reference(shape):
     torch.testing.assert_close(ours.double(), ref, atol=1e-5, rtol=1e-5)
 
 
+def test_per_channel_guides_slice_each_output_row_with_its_own_guide():
+    g = torch.Generator().manual_seed(4)
+    grid = torch.randn(2, 12, 5, 4, 6, generator=g)
+    guides = torch.rand(2, 3, 9, 11, generator=g)
+    ours = slice_grid(grid, guides).double()
+    for i in range(3):  # coefficients 4i..4i+3 (output channel i) are read at guide i
+        ref = naive_slice(grid, guides[:, i])[:, 4 * i : 4 * i + 4]
+        torch.testing.assert_close(ours[:, 4 * i : 4 * i + 4], ref, atol=1e-5, rtol=1e-5)
+    same = guides[:, :1].expand(-1, 3, -1, -1)
+    torch.testing.assert_close(slice_grid(grid, same), slice_grid(grid, guides[:, 0]))
+
+
 def test_apply_affine_convention():
     coeffs = torch.zeros(1, 12, 1, 1)
     coeffs[0, :, 0, 0] = torch.arange(12.0)
@@ -58,6 +70,8 @@ def test_gradcheck_float64():
     guide = (torch.rand(1, 5, 6, dtype=torch.float64, generator=g) * 0.8 + 0.1).requires_grad_()
     image = torch.rand(1, 3, 5, 6, dtype=torch.float64, generator=g).requires_grad_()
     assert torch.autograd.gradcheck(slice_and_apply, (grid, guide, image), eps=1e-6, atol=1e-5)
+    guides = (torch.rand(1, 3, 5, 6, dtype=torch.float64, generator=g) * 0.8 + 0.1).requires_grad_()
+    assert torch.autograd.gradcheck(slice_and_apply, (grid, guides, image), eps=1e-6, atol=1e-5)
 
 
 def test_module_twin_and_shape_errors():
@@ -77,22 +91,26 @@ def test_banded_equals_unbanded(band_rows):
     grid, guide, image = torch.randn(2, 12, 8, 16, 16, generator=g), torch.rand(2, 45, 70, generator=g), torch.rand(2, 3, 45, 70, generator=g)
     full = slice_and_apply(grid, guide, image)
     torch.testing.assert_close(slice_and_apply_banded(grid, guide, image, band_rows), full, atol=1e-5, rtol=0)
+    guides = torch.rand(2, 3, 45, 70, generator=g)
+    full = slice_and_apply(grid, guides, image)
+    torch.testing.assert_close(slice_and_apply_banded(grid, guides, image, band_rows), full, atol=1e-5, rtol=0)
 
 
-def _trained_like_operator() -> BilateralOperator:
+def _trained_like_operator(per_channel_guide: bool = False) -> BilateralOperator:
     torch.manual_seed(3)
-    op = BilateralOperator(BilateralConfig(lowres_size=32)).eval()
+    op = BilateralOperator(BilateralConfig(lowres_size=32, per_channel_guide=per_channel_guide)).eval()
     with torch.no_grad():
         for p in op.parameters():
             p.add_(torch.randn_like(p) * 0.05)
     return op
 
 
+@pytest.mark.parametrize("per_channel_guide", [False, True])
 @pytest.mark.parametrize("fused", [False, True])
-def test_operator_full_resolution_paths_equal_forward(fused):
+def test_operator_full_resolution_paths_equal_forward(fused, per_channel_guide):
     if fused and not _fused_cpu.available():
         pytest.skip("no C compiler for the fused CPU kernel")
-    op = _trained_like_operator()
+    op = _trained_like_operator(per_channel_guide)
     image, strength = torch.rand(2, 3, 61, 83), torch.tensor([0.3, -0.7])
     with torch.no_grad():
         ref = op(image, strength)
@@ -107,6 +125,12 @@ def test_fused_kernel_guide_params_layout():
     guide = GuideMap(4)
     assert guide.flat_parameters().numel() == 9 + 3 + 4 * 3 * 2 + 3 + 1
     assert sum(p.numel() for p in GuideMap(16).parameters()) == 112
+    assert sum(p.numel() for p in GuideMap(16, per_channel=True).parameters()) == 112
+
+
+def test_per_channel_guide_starts_as_the_image():
+    image = torch.rand(2, 3, 5, 7)
+    torch.testing.assert_close(GuideMap(16, per_channel=True)(image), image)
 
 
 def test_autocast_keeps_coordinates_fp32():

@@ -34,7 +34,7 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
     s1, s2 = tmp_path / "s1", tmp_path / "s2"
     _invoke(["stage1", "--data", str(op_data), "--out", str(s1), "--config", recipe, "--model", kind, "--set", "stage1.epochs=1"])
     result = _invoke(["stage2", "--data", str(pairs), "--init", str(s1), "--out", str(s2), "--config", recipe, "--model", kind, "--set", "stage2.epochs=3"])
-    assert "validation: PSNR" in result.output and "stage2 done" in result.output
+    assert "validation (test split): PSNR" in result.output and "stage2 done" in result.output
     records = [json.loads(line) for line in (s2 / "metrics.jsonl").read_text().splitlines()]
     val = [r for r in records if r["split"] == "test"]
     assert [r["epoch"] for r in val] == [1, 2, 3] and all("psnr" in r and "ssim" in r for r in val)
@@ -49,6 +49,26 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
     assert model.config.sliders["EX"] == pytest.approx((-4.0, 4.0))  # carried over from stage 1
     info = json.loads((s2 / "run.json").read_text())
     assert info["init"] == str(s1 / "checkpoints" / "best") and info["train_pairs"] == 4
+
+
+def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(datasets, tmp_path):
+    from pipelines.train import load_config
+    from pipelines.train.stage2 import build_stage2
+
+    _, pairs = datasets
+    config = load_config(tiny_recipe(tmp_path), ["stage2.val_from_train=1"])
+    spec, info = build_stage2(config, pairs, None)
+    assert info["train_pairs"] == 3 and info["val_pairs"] == 1 and "held out" in info["validation_split"]
+    trained = {key for key, _, _ in spec.dataset.items}
+    result = _invoke(["stage2", "--data", str(pairs), "--out", str(tmp_path / "s"), "--config", str(tiny_recipe(tmp_path)),
+                      "--set", "stage2.val_from_train=1", "--set", "stage2.epochs=1"])
+    assert "validation (held-out training pairs)" in result.output
+    records = [json.loads(line) for line in (tmp_path / "s" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["images"] for r in records if r["split"] == "val"] == [1] and not [r for r in records if r["split"] == "test"]
+    assert len(trained) == 3
+    too_many = _invoke(["stage2", "--data", str(pairs), "--out", str(tmp_path / "t"), "--config", str(tiny_recipe(tmp_path)),
+                        "--set", "stage2.val_from_train=4"], expect=2)
+    assert "leaves no training pairs" in too_many.output
 
 
 def test_stage1_operators_must_match_the_config(datasets, tmp_path):

@@ -184,16 +184,16 @@ class RunDir:
         import matplotlib.pyplot as plt
 
         fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 4))
-        for split, ax, key in (("train", ax_loss, "loss"), ("test", ax_psnr, "psnr")):
+        for splits, ax, key in ((("train",), ax_loss, "loss"), (("test", "val"), ax_psnr, "psnr")):
             series: dict[str, list[tuple[float, float]]] = {}
             for r in records:
-                if r.get("split") == split and isinstance(r.get(key), (int, float)):
+                if r.get("split") in splits and isinstance(r.get(key), (int, float)):
                     series.setdefault(r.get("op") or "all", []).append((r["epoch"], r[key]))
             for name, points in sorted(series.items()):
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", markersize=3, label=name)
             ax.set_xlabel("epoch")
-            ax.set_ylabel(f"{split} {key}" + (" (dB)" if key == "psnr" else ""))
+            ax.set_ylabel(f"{'/'.join(splits)} {key}" + (" (dB)" if key == "psnr" else ""))
             if series:
                 ax.legend(fontsize=8)
             ax.grid(alpha=0.3)

@@ -5,7 +5,9 @@ The model is built from the recipe; its operators are copied from a stage-1 run
 otherwise the run is refused with the difference spelled out. Training data: a
 ``bno-synth pairs`` dataset (audited when it has a manifest) or a FiveK-Dark/-Lite folder,
 paired by id, NeurOp-augmented (crops, flips, rot90). Validation: PSNR (and SSIM) of the
-full test images; ``best`` keeps the highest PSNR.
+full test images, as NeurOp selects its checkpoint — or, with ``stage2.val_from_train: N``,
+of N training pairs held out from training, so the test split stays unseen until
+``bno-train evaluate``; ``best`` keeps the highest PSNR.
 """
 
 from __future__ import annotations
@@ -69,8 +71,27 @@ def init_from_stage1(model: SequentialRetoucher, init: str | Path) -> dict[str, 
     return {"init": str(path), "init_operators": have, "sliders": dict(source.config.sliders)}
 
 
+Pair = tuple[str, Path, Path]
+
+
+def split_validation(train: list[Pair], test: list[Pair], hold_out: int, seed: int) -> tuple[list[Pair], list[Pair], str]:
+    """``(train pairs, validation pairs, name)``: ``hold_out`` seeded training pairs, else the test split.
+
+    Without a test split and without a hold-out, the training pairs validate themselves.
+    """
+    if hold_out:
+        if hold_out >= len(train):
+            raise ValueError(f"stage2.val_from_train {hold_out} leaves no training pairs (there are {len(train)})")
+        chosen = set(np.random.default_rng(seed).permutation(len(train))[:hold_out].tolist())
+        kept = [p for i, p in enumerate(train) if i not in chosen]
+        return kept, [p for i, p in enumerate(train) if i in chosen], f"{hold_out} training pairs held out"
+    if test:
+        return train, test, "test"
+    return train, train, "train (no test split)"
+
+
 def _score(records: list[dict[str, Any]]) -> float | None:
-    values = [r["psnr"] for r in records if r.get("split") == "test" and "psnr" in r]
+    values = [r["psnr"] for r in records if r.get("split") in ("test", "val") and "psnr" in r]
     return float(values[0]) if values else None
 
 
@@ -87,7 +108,8 @@ def build_stage2(
 
         audit_dataset(root)
     data = load_paired_data(root)
-    if not data.train:
+    train_items, val_items, val_name = split_validation(data.train, data.test, s2.val_from_train, config.seed)
+    if not train_items:
         raise ValueError(f"{root}: no trainA/trainB pairs to train on")
     torch.manual_seed(config.seed)
     model = build_model(config.model.kind, {**config.model.options, "operators": list(config.model.operators)})
@@ -107,16 +129,15 @@ def build_stage2(
                 head.weight.zero_()
                 head.bias.zero_()
     store = ImageStore(cache=config.cache_images)
-    val_items = data.test or data.train
     if s2.val_max_images:
         val_items = val_items[: s2.val_max_images]
     crop = s2.crop_size
     if config.cache_images:
-        store.preload([p for _, a, b in data.train + val_items for p in (a, b)])
+        store.preload([p for _, a, b in train_items + val_items for p in (a, b)])
         if crop:
-            crop = min(crop, min(min(store.get(a).shape[:2]) for _, a, _ in data.train))
-    dataset = Stage2Pairs(data.train, crop, config.seed, store, s2.flips, s2.rot90)
-    steps = s2.steps_per_epoch or steps_for_one_pass(len(data.train), s2.batch_size)
+            crop = min(crop, min(min(store.get(a).shape[:2]) for _, a, _ in train_items))
+    dataset = Stage2Pairs(train_items, crop, config.seed, store, s2.flips, s2.rot90)
+    steps = s2.steps_per_epoch or steps_for_one_pass(len(train_items), s2.batch_size)
 
     def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
         from pipelines.metrics import ssim
@@ -131,7 +152,7 @@ def build_stage2(
             psnrs.append(10 * np.log10(1.0 / max(mse, 1e-10)))
             losses.append(float(combined_loss(out, y, s2.losses)))
             ssims.append(ssim(out[0].permute(1, 2, 0).cpu().numpy(), y[0].permute(1, 2, 0).cpu().numpy()))
-        return [{"split": "test", "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "loss": float(np.mean(losses)), "images": len(val_items)}]
+        return [{"split": "test" if val_name == "test" else "val", "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "loss": float(np.mean(losses)), "images": len(val_items)}]
 
     digest = dataset_fingerprint(root)
     spec = StageSpec(
@@ -160,9 +181,9 @@ def build_stage2(
         "data": str(root.resolve()),
         "dataset_manifest_sha256": digest,
         "init": init_info["init"],
-        "train_pairs": len(data.train),
+        "train_pairs": len(train_items),
         "val_pairs": len(val_items),
-        "validation_split": "test" if data.test else "train (no test split)",
+        "validation_split": val_name,
         "crop": crop,
         "steps_per_epoch": steps,
     }
