@@ -27,7 +27,9 @@ __all__ = ["BenchRow", "bench_step", "main"]
 #: name → (model kind, constructor options): the seed's BNO, the quick recipe's BNO, NeurOp.
 MODELS: dict[str, tuple[str, dict[str, Any]]] = {
     "BNO (seed, 256² low-res)": ("bno", {}),
-    "BNO (quick, 128² low-res)": ("bno", {"bilateral": {"lowres_size": 128}, "predictor_height": 128}),
+    "BNO (quick: 128² low-res, per-channel guide)": (
+        "bno", {"bilateral": {"lowres_size": 128, "per_channel_guide": True}, "predictor_height": 128}
+    ),
     "NeurOp": ("neurop", {}),
 }
 
