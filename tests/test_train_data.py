@@ -20,6 +20,7 @@ from pipelines.train.data import (  # noqa: E402
     Stage2Pairs,
     load_operator_data,
     load_paired_data,
+    stage1_eval_pairs,
 )
 
 
@@ -87,6 +88,15 @@ def test_stage1_strength_matches_the_levels(op_data):
         assert (b.mean() > a.mean()) == (float(v) > 0)  # more exposure is brighter
         signs.add(float(v) > 0)
     assert signs == {True, False}
+
+
+def test_stage1_eval_pairs_do_not_depend_on_the_other_operators(op_data):
+    """BNO (BC, EX, WB, VB) and NeurOp (BC, EX, VB) must be scored on the same Vibrance pairs."""
+    data = load_operator_data(op_data)
+    both = [p for p in stage1_eval_pairs(data, ["EX", "VB"], 3, seed=0) if p.op == "VB"]
+    alone = stage1_eval_pairs(data, ["VB"], 3, seed=0)
+    assert both == alone and len(alone) == 2 * 3 * len(data.scenes("test")) > 0
+    assert stage1_eval_pairs(data, ["VB"], 3, seed=1) != alone
 
 
 def test_stage2_crops_and_unreadable_file_is_named(tmp_path):

@@ -303,9 +303,14 @@ def stage1_eval_pairs(data: OperatorData, ops: Sequence[str], per_scene: int, se
     * ``per_scene`` with ``l_A`` the middle level (slider 0 / as shot in the default
       schedules) and a random ``l_B`` — an operator applied to an unedited photo.
     """
+    from synth.ops import OPERATORS
+
+    registry_order = [operator.code for operator in OPERATORS.values()]
     pairs = []
-    for salt, op in enumerate(ops):
-        rng = np.random.default_rng([int(seed), 7919, salt])
+    for op in ops:
+        # Seeded by the operator's place in the registry, not in ``ops``: every model trained
+        # on the same data is scored on the same pairs, whichever operators it has.
+        rng = np.random.default_rng([int(seed), 7919, registry_order.index(op)])
         n = data.levels[op]
         others = [level for level in range(n) if level != n // 2]
         for scene in data.scenes("test"):
