@@ -53,13 +53,18 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
 
 def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(datasets, tmp_path):
     from pipelines.train import load_config
-    from pipelines.train.stage2 import build_stage2
+    from pipelines.train.data import load_paired_data
+    from pipelines.train.stage2 import build_stage2, split_validation
 
     _, pairs = datasets
     config = load_config(tiny_recipe(tmp_path), ["stage2.val_from_train=1"])
     spec, info = build_stage2(config, pairs, None)
     assert info["train_pairs"] == 3 and info["val_pairs"] == 1 and "held out" in info["validation_split"]
     trained = {key for key, _, _ in spec.dataset.items}
+    data = load_paired_data(pairs)
+    kept, held, _ = split_validation(data.train, data.test, 1, config.seed)
+    assert {key for key, _, _ in kept} == trained and not trained & {key for key, _, _ in held}
+    assert (kept, held) == split_validation(data.train, data.test, 1, config.seed)[:2]  # seeded, repeatable
     result = _invoke(["stage2", "--data", str(pairs), "--out", str(tmp_path / "s"), "--config", str(tiny_recipe(tmp_path)),
                       "--set", "stage2.val_from_train=1", "--set", "stage2.epochs=1"])
     assert "validation (held-out training pairs)" in result.output

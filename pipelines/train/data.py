@@ -37,6 +37,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from synth.io import IMAGE_SUFFIXES, read_image
+from synth.ops import OPERATORS
 
 __all__ = [
     "ImageStore",
@@ -303,8 +304,6 @@ def stage1_eval_pairs(data: OperatorData, ops: Sequence[str], per_scene: int, se
     * ``per_scene`` with ``l_A`` the middle level (slider 0 / as shot in the default
       schedules) and a random ``l_B`` — an operator applied to an unedited photo.
     """
-    from synth.ops import OPERATORS
-
     registry_order = [operator.code for operator in OPERATORS.values()]
     pairs = []
     for op in ops:
