@@ -6,6 +6,11 @@ LPIPS when its weights are local). Written into the output folder:
 
 * ``per_image.csv`` — one row per image: id, files, metrics, predicted strengths;
 * ``summary.json`` — the mean of each metric (what ``--json`` also writes);
+
+With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fitted to the target
+(:mod:`pipelines.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
+hold the fitted strengths, ``predicted_<op>`` the predictor's, and the summary adds
+``strength_gap_<op>`` = mean |fitted − predicted|.
 * ``strips/{best,worst}-N-<id>.png`` — Input | Output | Target | |diff|×4 (as in the seed)
   for the images with the highest and the lowest PSNR.
 """
@@ -23,6 +28,7 @@ import torch
 
 from model import SequentialRetoucher, load_checkpoint
 
+from .fit_strengths import fit_strengths
 from .metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
 from .train.data import load_paired_data, to_tensor
 from .train.runs import resolve_checkpoint
@@ -44,13 +50,22 @@ def strip_image(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
     return np.concatenate(parts, axis=1)
 
 
-def _run_model(model: SequentialRetoucher | None, image: np.ndarray, device: torch.device) -> tuple[np.ndarray, dict[str, float]]:
+def _run_model(
+    model: SequentialRetoucher | None, image: np.ndarray, target: np.ndarray, device: torch.device, fit: bool
+) -> tuple[np.ndarray, dict[str, float]]:
+    """The model's output ``(H, W, 3)`` and its columns: ``strength_<op>`` (+ ``predicted_<op>`` when fitting)."""
     if model is None:
         return image, {}
     x = to_tensor(image)[None].to(device)
-    out, strengths = model.enhance(x)
+    columns: dict[str, float] = {}
+    strengths = None
+    if fit:
+        strengths, predicted = fit_strengths(model, x, to_tensor(target)[None].to(device))
+        columns.update({f"predicted_{code}": value for code, value in predicted.items()})
+    out, used = model.enhance(x, strengths)
     pixels = out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
-    return pixels, {code: float(s.reshape(-1)[0]) for code, s in strengths.items()}
+    columns.update({f"strength_{code}": float(s.reshape(-1)[0]) for code, s in used.items()})
+    return pixels, columns
 
 
 def _float(pixels: np.ndarray) -> np.ndarray:
@@ -71,12 +86,16 @@ def evaluate(
     device: str = "auto",
     use_lpips: bool = True,
     limit: int = 0,
+    fit: bool = False,
     log=print,
 ) -> dict[str, Any]:
     """Evaluate a checkpoint/run (``None`` = identity: input vs target) on ``data``'s ``split``.
 
+    ``fit``: score per-image strengths fitted to the target instead of the predicted ones.
     Returns the summary ``{metric: mean, ..., "images": n, "per_image_csv": path, ...}``.
     """
+    if fit and checkpoint is None:
+        raise ValueError("fitting strengths needs a checkpoint (the identity has no strengths)")
     from synth.io import read_image, write_image
 
     paired = load_paired_data(data)
@@ -108,16 +127,19 @@ def evaluate(
         y = _float(read_image(target_path).pixels)
         if x.shape != y.shape:
             raise ValueError(f"{input_path} is {x.shape[:2]} but its target {target_path} is {y.shape[:2]}")
-        output, strengths = _run_model(model, x, dev)
+        output, columns = _run_model(model, x, y, dev, fit)
         row: dict[str, Any] = {"id": key, "input": str(input_path), "target": str(target_path)}
         row.update({name: fn(output, y) for name, fn in METRICS.items()})
         if lpips_fn is not None:
             row["lpips"] = lpips_fn(output, y)
-        row.update({f"strength_{code}": value for code, value in strengths.items()})
+        row.update(columns)
         rows.append(row)
         outputs[key] = output
     metric_names = [*METRICS, *(["lpips"] if lpips_fn is not None else [])]
     summary: dict[str, Any] = {name: float(np.mean([r[name] for r in rows])) for name in metric_names}
+    if fit:
+        for code in model.order:
+            summary[f"strength_gap_{code}"] = float(np.mean([abs(r[f"strength_{code}"] - r[f"predicted_{code}"]) for r in rows]))
     csv_path = out / "per_image.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         fields = list(dict.fromkeys(k for r in rows for k in r))
@@ -141,6 +163,7 @@ def evaluate(
         split=split,
         data=str(Path(data)),
         checkpoint=source,
+        strengths="fitted" if fit else ("none" if model is None else "predicted"),
         per_image_csv=str(csv_path),
         strips=written,
         lpips=summary.get("lpips", None) if lpips_fn is not None else None,

@@ -143,15 +143,22 @@ def stage2(data, init, out, config, model, overrides, resume, skip_audit, stop_a
 @click.option("--checkpoint", required=True, help="Checkpoint dir/file or run directory (its best); 'identity' scores the inputs themselves.")
 @click.option("--data", required=True, type=click.Path(exists=True, file_okay=False), help="Paired folder (testA/testB …).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the summary row here.")
-@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for per_image.csv, summary.json, strips/ [default: <run>/eval/<data>-<split>].")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for per_image.csv, summary.json, strips/ [default: <run>/eval/<data>-<split>, + '-fitted' with --fit-strengths].")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Which split to score.")
 @click.option("--strips", type=int, default=2, show_default=True, help="Comparison strips for this many best and worst images.")
 @click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N.")
 @click.option("--limit", type=int, default=0, show_default=True, help="Score only the first N pairs (0 = all).")
 @click.option("--no-lpips", is_flag=True, help="Skip LPIPS even when its weights are present.")
+@click.option("--fit-strengths", "fit", is_flag=True,
+              help="Score per-image strengths fitted to the target (weights frozen): the chain's ceiling; "
+                   "the CSV lists fitted and predicted strengths.")
 @report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
-def evaluate_command(checkpoint, data, json_path, out, split, strips, device, limit, no_lpips) -> None:
-    """PSNR, SSIM, ΔE76, ΔE2000 (+ LPIPS) per image, a summary table and comparison strips."""
+def evaluate_command(checkpoint, data, json_path, out, split, strips, device, limit, no_lpips, fit) -> None:
+    """PSNR, SSIM, ΔE76, ΔE2000 (+ LPIPS) per image, a summary table and comparison strips.
+
+    With --fit-strengths the strengths are fitted to each target instead of predicted, which
+    separates what the operators cannot do from what the strength predictor got wrong.
+    """
     from .evaluate import evaluate, format_table
 
     identity = checkpoint == "identity"
@@ -159,12 +166,16 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
         base = Path("eval-identity") if identity else Path(checkpoint)
         if not identity and not base.is_dir():
             base = base.parent
-        out = base / "eval" / f"{Path(data).resolve().name}-{split}"
+        out = base / "eval" / f"{Path(data).resolve().name}-{split}{'-fitted' if fit else ''}"
     summary = evaluate(
         None if identity else checkpoint, data, out, split=split, strips=strips, device=device,
-        use_lpips=not no_lpips, limit=limit, log=lambda m: click.echo(m, err=True),
+        use_lpips=not no_lpips, limit=limit, fit=fit, log=lambda m: click.echo(m, err=True),
     )
-    click.echo(format_table({"identity" if identity else Path(checkpoint).name: summary}))
+    name = "identity" if identity else Path(checkpoint).name + (" (fitted strengths)" if fit else "")
+    click.echo(format_table({name: summary}))
+    gaps = {key.removeprefix("strength_gap_"): value for key, value in summary.items() if key.startswith("strength_gap_")}
+    if gaps:
+        click.echo("mean |fitted − predicted| strength: " + ", ".join(f"{code} {gap:.2f}" for code, gap in gaps.items()))
     click.echo(f"per-image metrics: {summary['per_image_csv']}; strips: {Path(out) / 'strips'}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
