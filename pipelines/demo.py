@@ -94,6 +94,10 @@ def _strip(images: list[np.ndarray], gap: int = 6) -> np.ndarray:
 
 def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = ()) -> Path:
     """Run every step into ``out`` and write ``out/report.html``; returns the report's path."""
+    recipes = {"bno": _CONFIGS / "demo.yaml", "neurop": _CONFIGS / "demo-neurop.yaml"}
+    for recipe in recipes.values():
+        if not recipe.is_file():
+            raise UserError(f"{recipe} not found: bno-demo runs from a source checkout (a clone installed with `pip install -e .`), which holds configs/ and samples/")
     out.mkdir(parents=True, exist_ok=True)
     data, runs, enhanced = out / "data", out / "runs", out / "enhanced"
     sets = [arg for item in overrides for arg in ("--set", item)]
@@ -104,7 +108,7 @@ def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = 
         Step("preview", _module_command(synth_cli, ["preview", str(data / "init")])),
         Step("pairs", _module_command(synth_cli, ["pairs", "--raws", str(raws), "--targets", str(targets), "--out", str(data / "pairs")])),
     ]
-    for kind, config in (("bno", _CONFIGS / "demo.yaml"), ("neurop", _CONFIGS / "demo-neurop.yaml")):
+    for kind, config in recipes.items():
         steps += [
             Step(f"{kind} stage 1", _module_command(train_cli, ["stage1", "--data", str(data / "init"), "--out", str(runs / f"{kind}-s1"), "--config", str(config), *sets])),
             Step(f"{kind} stage 2", _module_command(train_cli, ["stage2", "--data", str(data / "pairs"), "--init", str(runs / f"{kind}-s1"), "--out", str(runs / f"{kind}-s2"), "--config", str(config), *sets])),

@@ -70,3 +70,12 @@ def test_every_image_loads_in_chromium(report):
     assert len(states) >= 4 + 4 + 2  # contact sheets, loss curves, before/after strips
     broken = [alt for complete, width, alt in states if not (complete and width > 0)]
     assert not broken, f"images that did not load: {broken}"
+
+
+def test_outside_a_source_checkout_is_a_one_line_error(tmp_path, monkeypatch):
+    import pipelines.demo
+
+    monkeypatch.setattr(pipelines.demo, "_CONFIGS", tmp_path / "configs")
+    result = CliRunner().invoke(demo, ["--out", str(tmp_path / "demo")])
+    assert result.exit_code != 0 and result.output.startswith("error:") and "source checkout" in result.output
+    assert not (tmp_path / "demo").exists()  # nothing written
