@@ -9,8 +9,9 @@ LPIPS when its weights are local). Written into the output folder:
 
 With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fitted to the target
 (:mod:`pipelines.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
-hold the fitted strengths, ``predicted_<op>`` the predictor's, and the summary adds
-``strength_gap_<op>`` = mean |fitted − predicted|.
+hold the fitted strengths, ``predicted_<op>`` the predictor's, the summary adds
+``strength_gap_<op>`` = mean |fitted − predicted|, and ``strengths.png`` plots fitted against
+predicted strength per operator.
 * ``strips/{best,worst}-N-<id>.png`` — Input | Output | Target | |diff|×4 (as in the seed)
   for the images with the highest and the lowest PSNR.
 """
@@ -28,7 +29,7 @@ import torch
 
 from model import SequentialRetoucher, load_checkpoint
 
-from .fit_strengths import fit_strengths
+from .fit_strengths import fit_strengths, plot_strengths
 from .metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
 from .train.data import load_paired_data, to_tensor
 from .train.runs import resolve_checkpoint
@@ -140,6 +141,7 @@ def evaluate(
     if fit:
         for code in model.order:
             summary[f"strength_gap_{code}"] = float(np.mean([abs(r[f"strength_{code}"] - r[f"predicted_{code}"]) for r in rows]))
+        summary["strength_plot"] = str(plot_strengths(rows, model.order, out / "strengths.png"))
     csv_path = out / "per_image.csv"
     with open(csv_path, "w", newline="", encoding="utf-8") as handle:
         fields = list(dict.fromkeys(k for r in rows for k in r))

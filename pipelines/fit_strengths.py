@@ -16,12 +16,16 @@ the fitting copy). The fit runs on an area-resized copy whose long edge is at mo
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
 import torch
 import torch.nn.functional as F
 
 from model import SequentialRetoucher
 
-__all__ = ["fit_strengths"]
+__all__ = ["fit_strengths", "plot_strengths"]
 
 _EDGE = 0.999  # |predicted strength| is clipped to this before atanh
 
@@ -78,3 +82,32 @@ def fit_strengths(
             value.grad = grad
         optimiser.step()
     return best, {code: float(s.reshape(-1)[0]) for code, s in predicted.items()}
+
+
+def plot_strengths(rows: Sequence[Mapping[str, object]], codes: Sequence[str], path: str | os.PathLike[str]) -> Path:
+    """Write a PNG: per operator, fitted (y) against predicted (x) strength, one dot per image.
+
+    ``rows`` are per-image rows with ``predicted_<code>`` and ``strength_<code>`` (fitted) keys;
+    dots on the diagonal are images whose strength the predictor got right.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(codes), figsize=(3.2 * len(codes), 3.4), squeeze=False)
+    for ax, code in zip(axes[0], codes):
+        xs = [float(r[f"predicted_{code}"]) for r in rows]
+        ys = [float(r[f"strength_{code}"]) for r in rows]
+        ax.plot([-1, 1], [-1, 1], color="0.7", linewidth=1)
+        ax.scatter(xs, ys, s=18)
+        ax.set(xlim=(-1.05, 1.05), ylim=(-1.05, 1.05), aspect="equal", title=code, xlabel="predicted strength")
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("fitted strength")
+    fig.tight_layout()
+    out = Path(path)
+    tmp = out.with_name(f".tmp-{out.name}")
+    fig.savefig(tmp, dpi=90, format="png")
+    plt.close(fig)
+    os.replace(tmp, out)
+    return out

@@ -176,6 +176,7 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
     gaps = {key.removeprefix("strength_gap_"): value for key, value in summary.items() if key.startswith("strength_gap_")}
     if gaps:
         click.echo("mean |fitted − predicted| strength: " + ", ".join(f"{code} {gap:.2f}" for code, gap in gaps.items()))
+        click.echo(f"fitted vs predicted strengths: {summary['strength_plot']}")
     click.echo(f"per-image metrics: {summary['per_image_csv']}; strips: {Path(out) / 'strips'}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)

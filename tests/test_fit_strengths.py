@@ -20,6 +20,7 @@ from _train_data import make_paired_dataset, shared, tiny_recipe  # noqa: E402
 from model import load_checkpoint  # noqa: E402
 from pipelines.fit_strengths import fit_strengths  # noqa: E402
 from pipelines.train_cli import main  # noqa: E402
+from synth.io import read_image  # noqa: E402
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "neurop"
 needs_reference = pytest.mark.skipif(not REF.is_dir(), reason="../shared/reference/neurop not present")
@@ -85,6 +86,8 @@ def test_evaluate_fit_strengths_is_never_worse_per_image(pairs, tmp_path):
         assert float(row["psnr"]) >= float(before[key]["psnr"]) - 1e-6
         for code in model.order:
             assert float(row[f"predicted_{code}"]) == pytest.approx(float(before[key][f"strength_{code}"]), abs=1e-5)
+    plot = read_image(fitted["strength_plot"]).pixels  # fitted vs predicted, one panel per operator
+    assert Path(fitted["strength_plot"]).name == "strengths.png" and plot.shape[1] > plot.shape[0] * (len(model.order) - 1)
     for code in model.order:
         gaps = [abs(float(r[f"strength_{code}"]) - float(r[f"predicted_{code}"])) for r in rows.values()]
         assert fitted[f"strength_gap_{code}"] == pytest.approx(np.mean(gaps))
