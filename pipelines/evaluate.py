@@ -6,14 +6,14 @@ LPIPS when its weights are local). Written into the output folder:
 
 * ``per_image.csv`` — one row per image: id, files, metrics, predicted strengths;
 * ``summary.json`` — the mean of each metric (what ``--json`` also writes);
+* ``strips/{best,worst}-N-<id>.png`` — Input | Output | Target | |diff|×4 (as in the seed)
+  for the images with the highest and the lowest PSNR.
 
 With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fitted to the target
 (:mod:`pipelines.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
-hold the fitted strengths, ``predicted_<op>`` the predictor's, the summary adds
-``strength_gap_<op>`` = mean |fitted − predicted|, and ``strengths.png`` plots fitted against
+hold the fitted strengths, ``predicted_<op>`` the predictor's (on the fitting copy), the summary
+adds ``strength_gap_<op>`` = mean |fitted − predicted|, and ``strengths.png`` plots fitted against
 predicted strength per operator.
-* ``strips/{best,worst}-N-<id>.png`` — Input | Output | Target | |diff|×4 (as in the seed)
-  for the images with the highest and the lowest PSNR.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ the fitting copy). The fit runs on an area-resized copy whose long edge is at mo
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,6 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from model import SequentialRetoucher
+from synth.io import atomic_write_bytes
 
 __all__ = ["fit_strengths", "plot_strengths"]
 
@@ -105,9 +107,8 @@ def plot_strengths(rows: Sequence[Mapping[str, object]], codes: Sequence[str], p
         ax.grid(alpha=0.3)
     axes[0][0].set_ylabel("fitted strength")
     fig.tight_layout()
-    out = Path(path)
-    tmp = out.with_name(f".tmp-{out.name}")
-    fig.savefig(tmp, dpi=90, format="png")
+    png = io.BytesIO()
+    fig.savefig(png, dpi=90, format="png")
     plt.close(fig)
-    os.replace(tmp, out)
-    return out
+    atomic_write_bytes(Path(path), png.getvalue())
+    return Path(path)
