@@ -53,6 +53,20 @@ def test_recovers_an_edit_made_by_the_chain_itself():
     assert all(p.grad is None for p in model.parameters())
 
 
+@needs_reference
+def test_a_fit_on_a_reduced_copy_holds_at_full_size():
+    """Large images are fitted on a copy ≤ ``long_edge`` px; the strengths carry over to full size."""
+    model = load_checkpoint(REF / "neurop_fivek_lite.pth")
+    rgb = cv2.cvtColor(cv2.imread(str(REF / "4521_input.jpg")), cv2.COLOR_BGR2RGB)
+    image = torch.from_numpy(cv2.resize(rgb, (240, 160), interpolation=cv2.INTER_AREA) / 255.0).permute(2, 0, 1)[None].float()
+    with torch.no_grad():
+        target, _ = model(image, {"BC": -0.2, "EX": 0.5, "VB": -0.4})
+    fitted, _ = fit_strengths(model, image, target, steps=60, long_edge=120)  # half size
+    with torch.no_grad():
+        output, _ = model(image, fitted)
+    assert psnr(output, target) >= 40.0
+
+
 def test_image_and_target_must_match():
     from model import NeurOp
 
