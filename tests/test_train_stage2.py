@@ -76,6 +76,27 @@ def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(data
     assert "leaves no training pairs" in too_many.output
 
 
+def test_validation_on_training_pairs_chosen_by_id(datasets, tmp_path):
+    """``stage2.val_ids`` holds out exactly those pairs (e.g. every shot of one photo); mistakes are named."""
+    from pipelines.train import load_config
+    from pipelines.train.data import load_paired_data
+    from pipelines.train.stage2 import build_stage2, split_validation
+
+    _, pairs = datasets
+    data = load_paired_data(pairs)
+    ids = [key for key, _, _ in data.train]
+    config = load_config(tiny_recipe(tmp_path), [f"stage2.val_ids=[{ids[0]}, {ids[2]}]"])
+    spec, info = build_stage2(config, pairs, None)
+    assert info["validation_split"] == "2 training pairs held out by id" and info["val_pairs"] == 2
+    assert sorted(key for key, _, _ in spec.dataset.items) == sorted(set(ids) - {ids[0], ids[2]})
+    with pytest.raises(ValueError, match=r"\['a9999'\] are not training pair ids"):
+        split_validation(data.train, data.test, 0, 0, ("a9999", ids[0]))
+    with pytest.raises(ValueError, match="set one of them"):
+        split_validation(data.train, data.test, 1, 0, (ids[0],))
+    with pytest.raises(ValueError, match="leaves no training pairs"):
+        split_validation(data.train, data.test, 0, 0, tuple(ids))
+
+
 def test_stage1_operators_must_match_the_config(datasets, tmp_path):
     op_data, pairs = datasets
     recipe = str(tiny_recipe(tmp_path))

@@ -105,6 +105,7 @@ class Stage2Config(StageConfig):
     losses: dict[str, float] = field(default_factory=lambda: {"l1": 1.0, "cosine": 0.1, "tv": 0.1})
     val_max_images: int = 0  # validate on at most this many images (0 = all)
     val_from_train: int = 0  # hold out this many training pairs (seeded choice) to validate on; 0 = the test split (NeurOp's practice)
+    val_ids: tuple[str, ...] = ()  # or hold out these training pair ids (e.g. every shot of one photo) to validate on
     zero_init_heads: bool = False  # start every strength head at 0 (the chain starts as stage 1's identity); NeurOp: random
     operator_lr_scale: float = 1.0  # the operators' lr = lr × this (0 freezes stage 1's operators; the predictor always trains)
 

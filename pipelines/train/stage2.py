@@ -6,8 +6,9 @@ otherwise the run is refused with the difference spelled out. Training data: a
 ``bno-synth pairs`` dataset (audited when it has a manifest) or a FiveK-Dark/-Lite folder,
 paired by id, NeurOp-augmented (crops, flips, rot90). Validation: PSNR (and SSIM) of the
 full test images, as NeurOp selects its checkpoint — or, with ``stage2.val_from_train: N``,
-of N training pairs held out from training, so the test split stays unseen until
-``bno-train evaluate``; ``best`` keeps the highest PSNR.
+of N training pairs held out from training (``stage2.val_ids``: the pairs with those ids, e.g.
+every shot of one photo), so the test split stays unseen until ``bno-train evaluate``;
+``best`` keeps the highest PSNR.
 """
 
 from __future__ import annotations
@@ -74,20 +75,35 @@ def init_from_stage1(model: SequentialRetoucher, init: str | Path) -> dict[str, 
 Pair = tuple[str, Path, Path]
 
 
-def split_validation(train: list[Pair], test: list[Pair], hold_out: int, seed: int) -> tuple[list[Pair], list[Pair], str]:
-    """``(train pairs, validation pairs, name)``: ``hold_out`` seeded training pairs, else the test split.
+def split_validation(
+    train: list[Pair], test: list[Pair], hold_out: int, seed: int, ids: tuple[str, ...] = ()
+) -> tuple[list[Pair], list[Pair], str]:
+    """``(train pairs, validation pairs, name)``: the training pairs ``ids``, or ``hold_out`` seeded
+    training pairs, held out; else the test split.
 
     Without a test split and without a hold-out, the training pairs validate themselves.
+    Holding out by id keeps every shot of a photo on one side when a dataset has several.
     """
-    if hold_out:
-        if hold_out >= len(train):
-            raise ValueError(f"stage2.val_from_train {hold_out} leaves no training pairs (there are {len(train)})")
-        chosen = set(np.random.default_rng(seed).permutation(len(train))[:hold_out].tolist())
-        kept = [p for i, p in enumerate(train) if i not in chosen]
-        return kept, [p for i, p in enumerate(train) if i in chosen], f"{hold_out} training pairs held out"
-    if test:
+    if ids and hold_out:
+        raise ValueError("stage2.val_ids and stage2.val_from_train both hold out training pairs: set one of them")
+    if ids:
+        known = [key for key, _, _ in train]
+        unknown = sorted(set(ids) - set(known))
+        if unknown:
+            raise ValueError(f"stage2.val_ids {unknown} are not training pair ids (they are {', '.join(known[:4])}, …)")
+        chosen = [i for i, (key, _, _) in enumerate(train) if key in set(ids)]
+    elif hold_out:
+        chosen = np.random.default_rng(seed).permutation(len(train))[:hold_out].tolist()
+    elif test:
         return train, test, "test"
-    return train, train, "train (no test split)"
+    else:
+        return train, train, "train (no test split)"
+    setting = f"stage2.val_ids ({len(chosen)} pairs)" if ids else f"stage2.val_from_train {hold_out}"
+    if len(chosen) >= len(train):
+        raise ValueError(f"{setting} leaves no training pairs (there are {len(train)})")
+    held = set(chosen)
+    kept = [p for i, p in enumerate(train) if i not in held]
+    return kept, [p for i, p in enumerate(train) if i in held], f"{len(held)} training pairs held out" + (" by id" if ids else "")
 
 
 def _score(records: list[dict[str, Any]]) -> float | None:
@@ -108,7 +124,7 @@ def build_stage2(
 
         audit_dataset(root)
     data = load_paired_data(root)
-    train_items, val_items, val_name = split_validation(data.train, data.test, s2.val_from_train, config.seed)
+    train_items, val_items, val_name = split_validation(data.train, data.test, s2.val_from_train, config.seed, s2.val_ids)
     if not train_items:
         raise ValueError(f"{root}: no trainA/trainB pairs to train on")
     torch.manual_seed(config.seed)
