@@ -57,8 +57,11 @@ def _summary_stage2(summary: dict[str, Any]) -> str:
     records = [r for r in summary.get("records", []) if r.get("split") in ("test", "val")]
     if not records:
         return ""
+    from .train.stage2 import NO_TEST_SPLIT
+
     r = records[0]
-    where = "test split" if r["split"] == "test" else "held-out training pairs"
+    validation = summary.get("info", {}).get("validation_split")
+    where = "test split" if r["split"] == "test" else "training pairs, no test split" if validation == NO_TEST_SPLIT else "held-out training pairs"
     return f"validation ({where}): PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} on {r['images']} images"
 
 

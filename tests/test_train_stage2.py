@@ -76,6 +76,12 @@ def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(data
     assert "leaves no training pairs" in too_many.output
 
 
+def test_without_a_test_split_the_summary_does_not_claim_held_out_pairs(tmp_path):
+    pairs = make_paired_dataset(tmp_path / "pairs", train=3, test=0)
+    result = _invoke(["stage2", "--data", str(pairs), "--out", str(tmp_path / "s"), "--config", str(tiny_recipe(tmp_path)), "--set", "stage2.epochs=1"])
+    assert "validation (training pairs, no test split): PSNR" in result.output and "held-out" not in result.output
+
+
 def test_validation_on_training_pairs_chosen_by_id(datasets, tmp_path):
     """``stage2.val_ids`` holds out exactly those pairs (e.g. every shot of one photo); mistakes are named."""
     from pipelines.train import load_config

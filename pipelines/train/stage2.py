@@ -73,6 +73,8 @@ def init_from_stage1(model: SequentialRetoucher, init: str | Path) -> dict[str, 
 
 
 Pair = tuple[str, Path, Path]
+#: Validation name when there is neither a test split nor a hold-out: training pairs score themselves.
+NO_TEST_SPLIT = "train (no test split)"
 
 
 def split_validation(
@@ -87,21 +89,21 @@ def split_validation(
     if ids and hold_out:
         raise ValueError("stage2.val_ids and stage2.val_from_train both hold out training pairs: set one of them")
     if ids:
-        known = [key for key, _, _ in train]
-        unknown = sorted(set(ids) - set(known))
+        known, wanted = [key for key, _, _ in train], set(ids)
+        unknown = sorted(wanted - set(known))
         if unknown:
             raise ValueError(f"stage2.val_ids {unknown} are not training pair ids (they are {', '.join(known[:4])}, …)")
-        chosen = [i for i, (key, _, _) in enumerate(train) if key in set(ids)]
+        held = {i for i, key in enumerate(known) if key in wanted}
+        setting = f"stage2.val_ids ({len(held)} pairs)"
     elif hold_out:
-        chosen = np.random.default_rng(seed).permutation(len(train))[:hold_out].tolist()
+        held = set(np.random.default_rng(seed).permutation(len(train))[:hold_out].tolist())
+        setting = f"stage2.val_from_train {hold_out}"
     elif test:
         return train, test, "test"
     else:
-        return train, train, "train (no test split)"
-    setting = f"stage2.val_ids ({len(chosen)} pairs)" if ids else f"stage2.val_from_train {hold_out}"
-    if len(chosen) >= len(train):
+        return train, train, NO_TEST_SPLIT
+    if len(held) >= len(train):
         raise ValueError(f"{setting} leaves no training pairs (there are {len(train)})")
-    held = set(chosen)
     kept = [p for i, p in enumerate(train) if i not in held]
     return kept, [p for i, p in enumerate(train) if i in held], f"{len(held)} training pairs held out" + (" by id" if ids else "")
 
