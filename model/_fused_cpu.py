@@ -183,8 +183,8 @@ def fused_bilateral_apply(
 
     Args:
         image: ``(B, 3, H, W)`` contiguous float32.
-        grid: ``(B, 12, D, GH, GW)`` float32 (HDRNet layout of :mod:`model.slicing`).
-        guide_params: flat float32, see :meth:`model.bilateral.GuideMap.flat_parameters`.
+        grid: ``(B, 12, D, GH, GW)`` float32 (HDRNet layout of :mod:`bno.model.slicing`).
+        guide_params: flat float32, see :meth:`bno.model.bilateral.GuideMap.flat_parameters`.
         n_points: curve control points per channel.
         per_channel: one guide per output channel (``GuideMap(per_channel=True)``).
         out: ``(B, 3, H, W)`` contiguous float32; may be ``image`` (in place).

@@ -139,7 +139,7 @@ class BilateralOperator(nn.Module):
 
     def _init_identity(self) -> None:
         nn.init.normal_(self.to_grid.weight, std=1e-3)
-        identity = torch.eye(3, 4).flatten()  # coefficient 4i+j, see model.slicing
+        identity = torch.eye(3, 4).flatten()  # coefficient 4i+j, see bno.model.slicing
         with torch.no_grad():
             self.to_grid.bias.copy_(identity.repeat_interleave(self.config.grid_depth))
 

@@ -3,7 +3,7 @@
 Operator (official ``Operator``): ``Conv1x1(3→64)`` → ``+ strength`` on all 64 channels →
 ``Conv1x1(64→64)`` → ``LeakyReLU(0.01)`` → ``Conv1x1(64→3)``, all with biases, no clamp
 between operators; order BC → EX → VB; the output is clamped to [0, 1] at the end. The
-predictor is :class:`~model.predictor.StrengthPredictor` with NeurOp's plain bilinear
+predictor is :class:`~bno.model.predictor.StrengthPredictor` with NeurOp's plain bilinear
 resize (no antialias). 3 × 4,547 + 13,984 + 3 × 97 = 28,108 parameters.
 
 The forward pass computes what the official one does, at the same cost (full-resolution

@@ -1,9 +1,9 @@
 """Sequential retouching over an ordered list of operators (NeurOp's scheme, the seed's BNO).
 
 ``SequentialRetoucher`` holds operators in a name-keyed ``nn.ModuleDict`` and one
-:class:`~model.predictor.StrengthPredictor`; before each operator the *current* image is
+:class:`~bno.model.predictor.StrengthPredictor`; before each operator the *current* image is
 re-encoded to predict that operator's strength (NeurOp §3.2). Both the Bilateral Neural
-Operators model (here) and the NeurOp baseline (:mod:`model.neurop`) are such models, so
+Operators model (here) and the NeurOp baseline (:mod:`bno.model.neurop`) are such models, so
 one trainer trains both:
 
 * stage 1: ``model.operators["EX"](image, strength)`` — one operator alone;

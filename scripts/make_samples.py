@@ -10,14 +10,14 @@ Pipeline, per scene (float64 after linearisation, quantised once at the end):
 
 1. **Source** – 8-bit sRGB photo, cropped (and, for the large ones,
    downscaled with ``cv2.INTER_AREA``) to the scene's box; even sizes.
-2. **Linearise** – sRGB EOTF (IEC 61966-2-1), ``synth.colour_spaces.srgb_decode``.
+2. **Linearise** – sRGB EOTF (IEC 61966-2-1), ``bno.synth.colour_spaces.srgb_decode``.
 3. **To XYZ** – linear sRGB → CIE XYZ (D65, Y = 1 for the white), the
    IEC 61966-2-1 matrix.
 4. **Illuminant cast** – the photo is taken to show the scene as seen adapted
    to D65; the scene is re-lit by the shot illuminant with a Bradford
    chromatic adaptation D65 → illuminant white. The illuminant white is
    Adobe's Temperature/Tint definition (SPEC §2, Robertson isotherms,
-   ``synth.temperature.temperature_tint_to_xy``), Y = 1.
+   ``bno.synth.temperature.temperature_tint_to_xy``), Y = 1.
 5. **To camera RGB** – ``cam = ColorMatrix1 @ XYZ`` with a real D65
    ColorMatrix from dcraw's ``adobe_coeff`` table (stored ×10000 there):
    Canon EOS 5D, Canon EOS 5D Mark II or Nikon D700, per synthetic camera.
@@ -30,7 +30,7 @@ Pipeline, per scene (float64 after linearisation, quantised once at the end):
    (FiveK-Dark-like under-exposure) to +0.5 EV (highlights clip).
 7. **Orientation** – for Orientation 6 (8) the upright image is stored rotated
    90° counter-clockwise (clockwise), as a camera held upright-portrait does.
-8. **Bayer mosaic** – :func:`synth.dng.mosaic` with the scene's CFA pattern
+8. **Bayer mosaic** – :func:`bno.synth.dng.mosaic` with the scene's CFA pattern
    (the four patterns are cycled over the scenes).
 9. **Levels and noise** – Poisson–Gaussian sensor noise in electrons
    (full well ``FULL_WELL_E * 100/ISO`` at the white level, read noise
@@ -38,7 +38,7 @@ Pipeline, per scene (float64 after linearisation, quantised once at the end):
    rounded and clipped to ``[0, white]``, uint16. The noise generator is
    ``numpy.random.default_rng`` seeded from the SHA-256 of the file name, so
    reruns give the same bytes.
-10. **Write** – :func:`synth.dng.write_dng` (uncompressed, ≈ 2 bytes/pixel).
+10. **Write** – :func:`bno.synth.dng.write_dng` (uncompressed, ≈ 2 bytes/pixel).
 
 Expert targets (``samples/expert/<stem>.jpg``) are rendered by an independent
 raw developer, RawTherapee, with the documented profile
@@ -80,9 +80,9 @@ import numpy as np
 if __package__ in (None, ""):  # run as a plain script: put the repo root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from synth.colour_spaces import srgb_decode  # noqa: E402
-from synth.dng import CFA_PATTERNS, mosaic, write_dng  # noqa: E402
-from synth.temperature import temperature_tint_to_xy, xy_to_XYZ  # noqa: E402
+from bno.synth.colour_spaces import srgb_decode  # noqa: E402
+from bno.synth.dng import CFA_PATTERNS, mosaic, write_dng  # noqa: E402
+from bno.synth.temperature import temperature_tint_to_xy, xy_to_XYZ  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "samples"
@@ -216,7 +216,7 @@ SCENES: tuple[Scene, ...] = (
 
 
 def illuminant_xyz(temperature: float, tint: float) -> np.ndarray:
-    """XYZ ``(3,)``, Y = 1, of Adobe's Temperature/Tint white (``synth.temperature``)."""
+    """XYZ ``(3,)``, Y = 1, of Adobe's Temperature/Tint white (``bno.synth.temperature``)."""
     return xy_to_XYZ(temperature_tint_to_xy(temperature, tint))
 
 

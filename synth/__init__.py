@@ -2,5 +2,3 @@
 
 Pure numpy / colour-science / rawpy / opencv / tifffile; imports nothing else of ours.
 """
-
-__version__ = "0.1.0"

@@ -8,12 +8,10 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from raw_factory import make_scene_dng  # noqa: E402
 
@@ -28,8 +26,8 @@ def _reflectance(rng: np.random.Generator, height: int, width: int) -> np.ndarra
 
 def make_operator_dataset(root: Path, ops=("EX", "VB"), levels: int = 5, train: int = 3, test: int = 2, size=(48, 64)) -> Path:
     """Render ``train + test`` small scenes with ``ops`` at ``levels`` levels into ``root/data``."""
-    from pipelines.generate import generate
-    from pipelines.manifest import load_declaration
+    from bno.pipelines.data.generate import generate
+    from bno.pipelines.data.manifest import load_declaration
 
     raws = root / "raws"
     raws.mkdir(parents=True, exist_ok=True)
@@ -58,7 +56,7 @@ def make_operator_dataset(root: Path, ops=("EX", "VB"), levels: int = 5, train: 
 
 def make_paired_dataset(root: Path, train: int = 4, test: int = 2, size=(40, 56)) -> Path:
     """FiveK-Dark layout: 16-bit TIFF inputs, 8-bit JPEG targets = ``clip(1.3·x^0.8 + tint)``."""
-    from synth.io import write_image
+    from bno.synth.io import write_image
 
     rng = np.random.default_rng(1)
     for split, count, first in (("train", train, 1), ("test", test, 4501)):

@@ -1,4 +1,4 @@
-"""Shared fixtures: small FiveK-named DNGs made on the spot with ``synth.dng`` (no downloads).
+"""Shared fixtures: small FiveK-named DNGs made on the spot with ``bno.synth.dng`` (no downloads).
 
 * :func:`make_dng` (also the ``make_dng`` fixture): one deterministic, colourful Bayer DNG.
 * ``good_raws``: a session folder of four valid FiveK-named DNGs (train and test ids,
@@ -18,7 +18,7 @@ import pytest
 
 from raw_factory import BLACK, WHITE
 from raw_factory import CANON_5D_COLOR_MATRIX as COLOR_MATRIX
-from synth.dng import mosaic, write_dng
+from bno.synth.dng import mosaic, write_dng
 
 #: Valid scenes of ``good_raws``: (scene name, CFA pattern, AsShotNeutral).
 GOOD_SCENES = (

@@ -1,6 +1,6 @@
 """Test raws made on the spot: a synthetic scene through an inverted camera pipeline into a DNG.
 
-No downloads: tifffile writes the DNG (``synth.dng``), LibRaw reads it back.
+No downloads: tifffile writes the DNG (``bno.synth.dng``), LibRaw reads it back.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.dng import mosaic, write_dng
-from synth.temperature import temperature_tint_to_xy, xy_to_XYZ
+from bno.synth.dng import mosaic, write_dng
+from bno.synth.temperature import temperature_tint_to_xy, xy_to_XYZ
 
 __all__ = ["CANON_5D_COLOR_MATRIX", "BLACK", "WHITE", "camera_neutral", "make_scene_dng"]
 

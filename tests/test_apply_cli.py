@@ -10,8 +10,8 @@ import tifffile
 from click.testing import CliRunner
 
 from raw_factory import make_scene_dng
-from synth.io import read_image, write_image
-from pipelines.synth_cli import main
+from bno.synth.io import read_image, write_image
+from bno.pipelines.cli.synth import main
 from test_raw import write_linear_dng
 
 
@@ -80,7 +80,7 @@ def test_bad_input_one_line_exit_2_no_output(raw, tmp_path, case, args, reason):
     linear = write_linear_dng(tmp_path / "a0004-linear.dng")
     names = dict(tmp=tmp_path, trunc=truncated, text=text, linear=linear, raw=raw)
     out = tmp_path / "out.png"
-    command = [sys.executable, "-m", "pipelines.synth_cli", "apply", *(a.format(**names) for a in args), "--out", str(out)]
+    command = [sys.executable, "-m", "bno.pipelines.cli.synth", "apply", *(a.format(**names) for a in args), "--out", str(out)]
     process = subprocess.run(command, capture_output=True, text=True)
     assert process.returncode == 2, process
     lines = process.stderr.strip().splitlines()
@@ -90,6 +90,6 @@ def test_bad_input_one_line_exit_2_no_output(raw, tmp_path, case, args, reason):
 
 
 def test_debug_shows_traceback(tmp_path):
-    command = [sys.executable, "-m", "pipelines.synth_cli", "--debug", "apply", str(tmp_path / "a0001-x.dng")]
+    command = [sys.executable, "-m", "bno.pipelines.cli.synth", "--debug", "apply", str(tmp_path / "a0001-x.dng")]
     process = subprocess.run([*command, "--op", "exposure", "--value", "1", "--out", str(tmp_path / "o.png")], capture_output=True, text=True)
     assert process.returncode != 0 and "Traceback" in process.stderr

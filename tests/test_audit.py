@@ -12,10 +12,10 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipelines.audit import audit
-from pipelines.generate import generate
-from pipelines.manifest import dump_record_lines, load_declaration, read_manifest, sha256_bytes
-from pipelines.synth_cli import main
+from bno.pipelines.data.audit import audit
+from bno.pipelines.data.generate import generate
+from bno.pipelines.data.manifest import dump_record_lines, load_declaration, read_manifest, sha256_bytes
+from bno.pipelines.cli.synth import main
 
 LEVELS = 3
 

@@ -15,9 +15,9 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import GOOD_SCENES, tree_bytes
-from pipelines.generate import SceneItem, SceneSettings, execute, render_scene
-from pipelines.manifest import RenderSettings
-from pipelines.synth_cli import main
+from bno.pipelines.data.generate import SceneItem, SceneSettings, execute, render_scene
+from bno.pipelines.data.manifest import RenderSettings
+from bno.pipelines.cli.synth import main
 
 pytestmark = pytest.mark.skipif(shutil.which("dask") is None and not os.path.exists(os.path.join(os.path.dirname(sys.executable), "dask")), reason="dask CLI not installed")
 

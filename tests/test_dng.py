@@ -1,4 +1,4 @@
-"""Tests for synth.dng (DNG writer, Bayer mosaic) and the bundled sample raws.
+"""Tests for bno.synth.dng (DNG writer, Bayer mosaic) and the bundled sample raws.
 
 The round trip writes a known camera-RGB image as a DNG with tifffile and
 decodes it with rawpy (LibRaw). Camera RGB is constant over each 2×2 Bayer
@@ -17,7 +17,7 @@ import pytest
 import rawpy
 import tifffile
 
-from synth.dng import CFA_PATTERNS, cfa_pattern_indices, mosaic, write_dng
+from bno.synth.dng import CFA_PATTERNS, cfa_pattern_indices, mosaic, write_dng
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BLACK, WHITE = 512, 15000

@@ -10,13 +10,13 @@ import pytest
 import tifffile
 from click.testing import CliRunner
 
-from model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
-from pipelines.enhance_cli import main as enhance
-from pipelines.sliders import camera_raw_settings, parse_overrides, resolve_overrides, slider_mapping, SliderChange, warmer_temperature
-from pipelines.xmp import CameraRawSettings, parse_xmp, xmp_packet
+from bno.model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
+from bno.pipelines.cli.enhance import main as enhance
+from bno.pipelines.edit.sliders import camera_raw_settings, parse_overrides, resolve_overrides, slider_mapping, SliderChange, warmer_temperature
+from bno.pipelines.edit.xmp import CameraRawSettings, parse_xmp, xmp_packet
 from raw_factory import make_scene_dng
-from synth.io import write_image
-from synth.ops import WhitePoint
+from bno.synth.io import write_image
+from bno.synth.ops import WhitePoint
 
 MAPPING = slider_mapping(["BC", "EX", "WB", "VB"])
 
@@ -126,6 +126,6 @@ def test_enhance_bad_set_and_unwritable_output_fail_before_work(tmp_path, checkp
 
 
 def test_no_slider_mapping_means_no_edit_text():
-    from pipelines.sliders import describe_changes
+    from bno.pipelines.edit.sliders import describe_changes
 
     assert describe_changes([], None, approximate=True) == ""

@@ -4,19 +4,16 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_paired_dataset, shared, tiny_recipe  # noqa: E402
 
-from pipelines import metrics  # noqa: E402
-from pipelines.train_cli import main  # noqa: E402
+from bno.pipelines.evaluate import metrics  # noqa: E402
+from bno.pipelines.cli.train import main  # noqa: E402
 
 
 @pytest.fixture()
@@ -32,7 +29,7 @@ def test_identity_metrics_csv_strips_and_json(pairs, tmp_path):
     assert "LPIPS" in result.output  # present → measured, absent → one-line notice
     rows = list(csv.DictReader(open(out / "per_image.csv")))
     assert [r["id"] for r in rows] == ["a4501", "a4502"]
-    from synth.io import read_image
+    from bno.synth.io import read_image
 
     x = read_image(rows[0]["input"]).pixels
     y = read_image(rows[0]["target"]).pixels

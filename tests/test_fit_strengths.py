@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-import sys
 from pathlib import Path
 
 import cv2
@@ -13,14 +12,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_paired_dataset, shared, tiny_recipe  # noqa: E402
 
-from model import load_checkpoint  # noqa: E402
-from pipelines.fit_strengths import fit_strengths  # noqa: E402
-from pipelines.train_cli import main  # noqa: E402
-from synth.io import read_image  # noqa: E402
+from bno.model import load_checkpoint  # noqa: E402
+from bno.pipelines.evaluate.fit_strengths import fit_strengths  # noqa: E402
+from bno.pipelines.cli.train import main  # noqa: E402
+from bno.synth.io import read_image  # noqa: E402
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "neurop"
 needs_reference = pytest.mark.skipif(not REF.is_dir(), reason="../shared/reference/neurop not present")
@@ -68,7 +66,7 @@ def test_a_fit_on_a_reduced_copy_holds_at_full_size():
 
 
 def test_image_and_target_must_match():
-    from model import NeurOp
+    from bno.model import NeurOp
 
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         fit_strengths(NeurOp().eval(), torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 9))

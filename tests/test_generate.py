@@ -17,8 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import BAD_FILES, GOOD_SCENES, make_good_raws, tree_bytes
-from pipelines.generate import SceneSettings, output_name, render_scene, scene_seed
-from pipelines.manifest import (
+from bno.pipelines.data.generate import SceneSettings, output_name, render_scene, scene_seed
+from bno.pipelines.data.manifest import (
     REQUIRED_FIELDS,
     RenderSettings,
     SplitRule,
@@ -28,9 +28,9 @@ from pipelines.manifest import (
     sha256_file,
     split_of,
 )
-from pipelines.synth_cli import main
-from synth.io import read_image
-from synth.ops import OPERATORS, WhitePoint
+from bno.pipelines.cli.synth import main
+from bno.synth.io import read_image
+from bno.synth.ops import OPERATORS, WhitePoint
 
 LEVELS = 3
 ALL_CODES = sorted(op.code for op in OPERATORS.values())
@@ -255,7 +255,7 @@ def test_kill_and_resume_gives_the_uninterrupted_bytes(tmp_path):
     reference = tmp_path / "reference"
     assert run("generate", *args[:-2], "--workers", "0", "--out", str(reference)).exit_code == 0
     out = tmp_path / "killed"
-    command = [sys.executable, "-c", "from pipelines.synth_cli import main; main()", "generate", *args, "--out", str(out)]
+    command = [sys.executable, "-c", "from bno.pipelines.cli.synth import main; main()", "generate", *args, "--out", str(out)]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60

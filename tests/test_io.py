@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import tifffile
 
-from synth.colour_spaces import prophoto_to_srgb, prophoto_to_srgb8, srgb_decode, srgb_encode, srgb_to_prophoto
-from synth.io import ImageReadError, atomic_write_bytes, encode_image, read_image, write_image, write_prophoto_tiff, write_srgb
+from bno.synth.colour_spaces import prophoto_to_srgb, prophoto_to_srgb8, srgb_decode, srgb_encode, srgb_to_prophoto
+from bno.synth.io import ImageReadError, atomic_write_bytes, encode_image, read_image, write_image, write_prophoto_tiff, write_srgb
 
 
 @pytest.fixture
@@ -72,7 +72,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("synth.io.os.replace", broken_replace)
+    monkeypatch.setattr("bno.synth.io.os.replace", broken_replace)
     with pytest.raises(OSError):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"

@@ -1,4 +1,4 @@
-"""pipelines.metrics: PSNR/SSIM/ΔE76/ΔE2000 as SPEC §6 defines them, against known values."""
+"""bno.pipelines.evaluate.metrics: PSNR/SSIM/ΔE76/ΔE2000 as SPEC §6 defines them, against known values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb
 
-from pipelines import metrics
+from bno.pipelines.evaluate import metrics
 
 # CIEDE2000 test data, Sharma, Wu & Dalal (2005), Table 1: (Lab1, Lab2, ΔE00) — pairs in the sRGB gamut.
 SHARMA = [

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from model import (
+from bno.model import (
     BilateralConfig,
     BilateralNeuralOperators,
     BNOConfig,

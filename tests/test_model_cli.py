@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
+from bno.model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
 
-enhance_cli = pytest.importorskip("pipelines.enhance_cli")
+enhance_cli = pytest.importorskip("bno.pipelines.cli.enhance")
 
 
 def test_enhance_writes_images_and_strengths(tmp_path):
@@ -39,7 +39,7 @@ def test_enhance_writes_images_and_strengths(tmp_path):
 
 
 def test_bench_model_small(tmp_path):
-    from pipelines.bench_model import bench
+    from bno.pipelines.bench.model import bench
 
     rows_path = tmp_path / "bench.json"
     result = CliRunner().invoke(

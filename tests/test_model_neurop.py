@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import NeurOp, load_checkpoint
+from bno.model import NeurOp, load_checkpoint
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 REF = SHARED / "reference" / "neurop"

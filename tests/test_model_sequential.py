@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from model import BilateralConfig, BilateralNeuralOperators, BNOConfig, StrengthPredictor
+from bno.model import BilateralConfig, BilateralNeuralOperators, BNOConfig, StrengthPredictor
 
 SMALL = BNOConfig(bilateral=BilateralConfig(lowres_size=32), predictor_height=32)
 

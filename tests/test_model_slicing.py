@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from model import _fused_cpu
-from model.bilateral import BilateralConfig, BilateralOperator, GuideMap
-from model.slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
+from bno.model import _fused_cpu
+from bno.model.bilateral import BilateralConfig, BilateralOperator, GuideMap
+from bno.model.slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
 
 
 def naive_slice(grid: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:

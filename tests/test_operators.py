@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
-from synth.ops import OPERATORS, WhitePoint, get_operator
-from synth.ops.blacks import black_point, black_ramp, blacks
-from synth.ops.exposure import exposure
-from synth.ops.vibrance import vibrance
-from synth.ops.white_balance import white_balance
+from bno.synth.ops import OPERATORS, WhitePoint, get_operator
+from bno.synth.ops.blacks import black_point, black_ramp, blacks
+from bno.synth.ops.exposure import exposure
+from bno.synth.ops.vibrance import vibrance
+from bno.synth.ops.white_balance import white_balance
 
 AS_SHOT = WhitePoint(4300.0, 6.0)
 

@@ -12,11 +12,11 @@ import tifffile
 from click.testing import CliRunner
 
 from conftest import GOOD_SCENES
-from pipelines.audit import audit
-from pipelines.manifest import read_manifest
-from pipelines.pairs import match_by_key, pair_key, romm_decode
-from pipelines.synth_cli import main
-from synth.io import read_image, write_image
+from bno.pipelines.data.audit import audit
+from bno.pipelines.data.manifest import read_manifest
+from bno.pipelines.data.pairs import match_by_key, pair_key, romm_decode
+from bno.pipelines.cli.synth import main
+from bno.synth.io import read_image, write_image
 
 #: Scene -> flat target colour (sRGB) so a mis-pairing is visible in the pixels.
 COLOURS = {GOOD_SCENES[0][0]: (0.8, 0.2, 0.2), GOOD_SCENES[1][0]: (0.2, 0.8, 0.2), GOOD_SCENES[3][0]: (0.2, 0.2, 0.8)}

@@ -6,9 +6,9 @@ import rawpy
 import tifffile
 
 from raw_factory import make_scene_dng
-from synth.ops import get_operator
-from synth.raw import RawDecodeError, decode_raw, is_raw_path, resize_long_edge
-from synth.ops.white_balance import white_balance
+from bno.synth.ops import get_operator
+from bno.synth.raw import RawDecodeError, decode_raw, is_raw_path, resize_long_edge
+from bno.synth.ops.white_balance import white_balance
 
 
 @pytest.mark.parametrize("pattern", ["RGGB", "BGGR", "GRBG", "GBRG"])
@@ -142,7 +142,7 @@ def test_non_bayer_raw(tmp_path):
 def write_subifd_dng(path, temperature=4500.0, tint=2.0):
     """A DNG laid out as Adobe DNG Converter writes FiveK's: an RGB preview in IFD0, the CFA in a SubIFD."""
     from raw_factory import BLACK, CANON_5D_COLOR_MATRIX, WHITE, camera_neutral
-    from synth.dng import mosaic
+    from bno.synth.dng import mosaic
 
     neutral = camera_neutral(temperature, tint)
     cfa = np.round(BLACK + mosaic(np.full((64, 96, 3), 0.3) * neutral, "RGGB") * (WHITE - BLACK)).astype(np.uint16)

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from synth.temperature import temperature_tint_to_xy, xy_to_temperature_tint
+from bno.synth.temperature import temperature_tint_to_xy, xy_to_temperature_tint
 
 # (T K, tint) -> (x, y), Adobe Camera Raw / DNG SDK (SPEC §2).
 ADOBE_REFERENCE = [

@@ -1,4 +1,4 @@
-"""pipelines.bench_train: a tiny throughput table for BNO and NeurOp."""
+"""bno.pipelines.bench.train: a tiny throughput table for BNO and NeurOp."""
 
 from __future__ import annotations
 
@@ -6,11 +6,11 @@ import json
 
 from click.testing import CliRunner
 
-from pipelines.bench_train import main
+from bno.pipelines.bench.train import main
 
 
 def test_bench_train_table(tmp_path, monkeypatch):
-    import pipelines.bench_train as bench
+    import bno.pipelines.bench.train as bench
 
     monkeypatch.setattr(bench, "MODELS", {"BNO": ("bno", {"bilateral": {"lowres_size": 32}, "predictor_height": 32}), "NeurOp": ("neurop", {"predictor_height": 32})})
     result = CliRunner().invoke(main, ["--device", "cpu", "--batch", "2", "--crop", "32", "--steps", "1", "--warmup", "0", "--json", str(tmp_path / "b.json")])

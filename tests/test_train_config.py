@@ -1,4 +1,4 @@
-"""pipelines.train.config and losses: strict typed recipes, inheritance, overrides."""
+"""bno.pipelines.train.config and losses: strict typed recipes, inheritance, overrides."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from pipelines.train.config import ConfigError, TrainConfig, config_to_dict, load_config
-from pipelines.train.losses import LOSSES, combined_loss, ssim_loss, tv_loss
+from bno.pipelines.train.config import ConfigError, TrainConfig, config_to_dict, load_config
+from bno.pipelines.train.losses import LOSSES, combined_loss, ssim_loss, tv_loss
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 

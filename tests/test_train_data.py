@@ -1,19 +1,16 @@
-"""pipelines.train.data: pairing by id, reproducible sampling, DDP batch split, unreadable files."""
+"""bno.pipelines.train.data: pairing by id, reproducible sampling, DDP batch split, unreadable files."""
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_operator_dataset, make_paired_dataset, shared  # noqa: E402
 
-from pipelines.train.data import (  # noqa: E402
+from bno.pipelines.train.data import (  # noqa: E402
     ImageStore,
     KeySampler,
     Stage1Pairs,
@@ -30,7 +27,7 @@ def op_data(tmp_path_factory):
 
 
 def test_pairs_by_id_not_by_sorted_order(tmp_path):
-    from synth.io import write_image
+    from bno.synth.io import write_image
 
     for split in ("trainA", "trainB"):
         (tmp_path / split).mkdir()
@@ -109,7 +106,7 @@ def test_stage2_crops_and_unreadable_file_is_named(tmp_path):
     assert square[(0, 1)][0].shape == (3, 24, 24)
     bad = data.train[0][1]
     bad.write_bytes(b"not an image")
-    from synth.io import ImageReadError
+    from bno.synth.io import ImageReadError
 
     with pytest.raises(ImageReadError, match=bad.name):
         Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())[(0, int(np.argmax(square.order(0) == 0)))]

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import os
 import socket
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import torch.multiprocessing as mp
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_operator_dataset, shared, tiny_recipe  # noqa: E402
 
@@ -26,8 +23,8 @@ def _free_port() -> int:
 def _worker(rank: int, world: int, port: int, recipe: str, data: str, out: str) -> None:
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    from pipelines.train import load_config, run_stage
-    from pipelines.train.distributed import init_process_group, shutdown
+    from bno.pipelines.train import load_config, run_stage
+    from bno.pipelines.train.distributed import init_process_group, shutdown
 
     ctx = init_process_group(rank, world, backend="gloo")
     try:
@@ -43,7 +40,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, tmp_path_factory):
     # the process count; a small lr keeps that noise below the tolerance while every weight moves.
     recipe = tiny_recipe(tmp_path)
     recipe.write_text(recipe.read_text().replace("lr: 3.0e-3", "lr: 1.0e-5", 1))
-    from pipelines.train import load_config, run_stage
+    from bno.pipelines.train import load_config, run_stage
 
     run_stage("stage1", load_config(recipe), tmp_path / "one", data=data)
     mp.spawn(_worker, args=(2, _free_port(), str(recipe), str(data), str(tmp_path / "two")), nprocs=2, join=True)
@@ -52,7 +49,7 @@ def test_two_gloo_processes_match_one_process(tmp_path, tmp_path_factory):
     assert one.keys() == two.keys()
     diff = max(float((one[k] - two[k]).abs().max()) for k in one)
     assert diff < 1e-5, diff
-    from model import build_model
+    from bno.model import build_model
 
     torch.manual_seed(0)
     init = build_model("bno", {**load_config(recipe).model.options, "operators": ["EX", "VB"]}).state_dict()

@@ -13,7 +13,6 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_operator_dataset, shared, tiny_recipe  # noqa: E402
 
@@ -26,7 +25,7 @@ def op_data(tmp_path_factory):
 
 
 def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "pipelines.train_cli", *args]
+    return [sys.executable, "-m", "bno.pipelines.cli.train", *args]
 
 
 def _weights(run: Path) -> dict[str, torch.Tensor]:
@@ -67,7 +66,7 @@ def test_kill_9_then_resume_equals_an_uninterrupted_run(op_data, tmp_path):
 
 def test_mid_epoch_checkpoint_resume_in_process(op_data, tmp_path):
     """``checkpoint_every`` saves inside an epoch; stopping there and resuming replays exactly."""
-    from pipelines.train import load_config, run_stage
+    from bno.pipelines.train import load_config, run_stage
 
     config = load_config(tiny_recipe(tmp_path), ["stage1.checkpoint_every=2", "stage1.steps_per_epoch=5"])
     run_stage("stage1", config, tmp_path / "a", data=op_data)
@@ -78,8 +77,8 @@ def test_mid_epoch_checkpoint_resume_in_process(op_data, tmp_path):
 
 
 def test_resume_refuses_a_changed_model(op_data, tmp_path):
-    from model import CheckpointError
-    from pipelines.train import RunDir, run_stage, load_config
+    from bno.model import CheckpointError
+    from bno.pipelines.train import RunDir, run_stage, load_config
 
     config = load_config(tiny_recipe(tmp_path), ["stage1.epochs=1"])
     run_stage("stage1", config, tmp_path / "r", data=op_data)

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_operator_dataset, shared, tiny_recipe  # noqa: E402
 
-from pipelines.train_cli import main  # noqa: E402
+from bno.pipelines.cli.train import main  # noqa: E402
 
 
 @pytest.fixture()
@@ -44,7 +41,7 @@ def test_stage1_writes_a_complete_run_directory(op_data, tmp_path):
     assert {(r["epoch"], r["op"]) for r in held_out} == {(e, op) for e in (1, 2) for op in ("EX", "VB")}
     assert all({"epoch", "split", "op", "loss", "psnr"} <= set(r) for r in held_out)
     assert [r["epoch"] for r in records if r["split"] == "train" and r.get("op") is None] == [1, 2]
-    from model import load_checkpoint
+    from bno.model import load_checkpoint
 
     for name in ("last", "best"):
         model = load_checkpoint(run / "checkpoints" / name)
@@ -78,8 +75,8 @@ def test_dataset_failing_audit_is_refused_naming_the_check(op_data, tmp_path):
 
 
 def test_nan_loss_stops_with_a_clear_message_and_keeps_the_last_checkpoint(op_data, tmp_path, monkeypatch):
-    from pipelines.train import TrainingError, load_config, run_stage
-    from pipelines.train import stage1 as stage1_module
+    from bno.pipelines.train import TrainingError, load_config, run_stage
+    from bno.pipelines.train import stage1 as stage1_module
 
     calls = {"n": 0}
     real = stage1_module.combined_loss
@@ -108,8 +105,8 @@ def test_missing_dataset_is_one_line_error(tmp_path):
 
 
 def test_out_of_memory_suggests_a_smaller_batch_or_crop(op_data, tmp_path, monkeypatch):
-    from pipelines.train import TrainingError, load_config, run_stage
-    from pipelines.train.stage1 import Stage1Step
+    from bno.pipelines.train import TrainingError, load_config, run_stage
+    from bno.pipelines.train.stage1 import Stage1Step
 
     def oom(self, batch):
         raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _train_data import make_operator_dataset, make_paired_dataset, shared, tiny_recipe  # noqa: E402
 
-from pipelines.train_cli import main  # noqa: E402
+from bno.pipelines.cli.train import main  # noqa: E402
 
 
 @pytest.fixture()
@@ -40,8 +37,8 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
     assert [r["epoch"] for r in val] == [1, 2, 3] and all("psnr" in r and "ssim" in r for r in val)
     best = max(val, key=lambda r: r["psnr"])
     assert json.loads((s2 / "checkpoints" / "best" / "score.json").read_text())["epoch"] == best["epoch"]
-    from model import load_checkpoint
-    from pipelines.train import resolve_checkpoint
+    from bno.model import load_checkpoint
+    from bno.pipelines.train import resolve_checkpoint
 
     assert resolve_checkpoint(s2) == s2 / "checkpoints" / "best"  # a run directory means its best checkpoint
     model = load_checkpoint(resolve_checkpoint(s2))
@@ -52,9 +49,9 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
 
 
 def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(datasets, tmp_path):
-    from pipelines.train import load_config
-    from pipelines.train.data import load_paired_data
-    from pipelines.train.stage2 import build_stage2, split_validation
+    from bno.pipelines.train import load_config
+    from bno.pipelines.train.data import load_paired_data
+    from bno.pipelines.train.stage2 import build_stage2, split_validation
 
     _, pairs = datasets
     config = load_config(tiny_recipe(tmp_path), ["stage2.val_from_train=1"])
@@ -84,9 +81,9 @@ def test_without_a_test_split_the_summary_does_not_claim_held_out_pairs(tmp_path
 
 def test_validation_on_training_pairs_chosen_by_id(datasets, tmp_path):
     """``stage2.val_ids`` holds out exactly those pairs (e.g. every shot of one photo); mistakes are named."""
-    from pipelines.train import load_config
-    from pipelines.train.data import load_paired_data
-    from pipelines.train.stage2 import build_stage2, split_validation
+    from bno.pipelines.train import load_config
+    from bno.pipelines.train.data import load_paired_data
+    from bno.pipelines.train.stage2 import build_stage2, split_validation
 
     _, pairs = datasets
     data = load_paired_data(pairs)
@@ -126,8 +123,8 @@ def test_neurop_crops_need_batch_1(datasets, tmp_path):
 def test_zero_init_heads_start_the_chain_at_strength_zero(datasets, tmp_path):
     import torch
 
-    from pipelines.train import load_config
-    from pipelines.train.stage2 import build_stage2
+    from bno.pipelines.train import load_config
+    from bno.pipelines.train.stage2 import build_stage2
 
     _, pairs = datasets
     config = load_config(tiny_recipe(tmp_path), ["stage2.zero_init_heads=true"])
@@ -140,8 +137,8 @@ def test_zero_init_heads_start_the_chain_at_strength_zero(datasets, tmp_path):
 def test_operator_lr_scale_zero_freezes_the_operators(datasets, tmp_path):
     import torch
 
-    from model import load_checkpoint
-    from pipelines.train import load_config, run_stage
+    from bno.model import load_checkpoint
+    from bno.pipelines.train import load_config, run_stage
 
     op_data, pairs = datasets
     config = load_config(tiny_recipe(tmp_path), ["stage1.epochs=1", "stage2.epochs=1", "stage2.operator_lr_scale=0"])

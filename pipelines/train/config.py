@@ -36,7 +36,7 @@ __all__ = [
     "load_config",
 ]
 
-LOSS_NAMES = ("l1", "l2", "cosine", "tv", "ssim", "charbonnier")  # see pipelines.train.losses
+LOSS_NAMES = ("l1", "l2", "cosine", "tv", "ssim", "charbonnier")  # see bno.pipelines.train.losses
 SCHEDULES = ("constant", "cosine", "step")
 MODEL_KINDS = ("bno", "neurop")
 

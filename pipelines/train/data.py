@@ -15,8 +15,8 @@ Stage 2 reads paired folders ``trainA/trainB/testA/testB`` (a ``bno-synth pairs`
 dataset, FiveK-Dark or FiveK-Lite), pairing inputs and targets **by FiveK id** (the
 ``a<NNNN>`` prefix) or, without one, by file stem — never by sorted order.
 
-Images are decoded with :func:`synth.io.read_image` (an unreadable file raises
-:class:`synth.io.ImageReadError` naming it) and kept as uint8/uint16 arrays when
+Images are decoded with :func:`bno.synth.io.read_image` (an unreadable file raises
+:class:`bno.synth.io.ImageReadError` naming it) and kept as uint8/uint16 arrays when
 ``cache`` is on (decoded once, shared copy-on-write with forked workers).
 """
 
@@ -36,8 +36,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from synth.io import IMAGE_SUFFIXES, read_image
-from synth.ops import OPERATORS
+from bno.synth.io import IMAGE_SUFFIXES, read_image
+from bno.synth.ops import OPERATORS
 
 __all__ = [
     "ImageStore",

@@ -1,9 +1,9 @@
 """Process-group helpers for DDP (``torchrun`` on GPUs or nodes; gloo on CPU for tests).
 
-``torchrun --nproc_per_node=N -m pipelines.train_cli stage2 …`` sets ``RANK``,
+``torchrun --nproc_per_node=N -m bno.pipelines.cli.train stage2 …`` sets ``RANK``,
 ``WORLD_SIZE``, ``LOCAL_RANK`` and ``MASTER_ADDR/PORT``; :func:`from_env` joins the
 group (NCCL on CUDA, gloo on CPU). The global batch is split evenly over the ranks (see
-:class:`pipelines.train.data.KeySampler`) so N processes train on exactly the samples
+:class:`bno.pipelines.train.data.KeySampler`) so N processes train on exactly the samples
 one process would, and DDP's gradient averaging makes their update the same.
 """
 

@@ -29,12 +29,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from model import SequentialRetoucher
+from bno.model import SequentialRetoucher
 
-from .config import StageConfig
-from .data import KeySampler, worker_init
-from .distributed import DistContext
-from .runs import RunDir
+from bno.pipelines.train.config import StageConfig
+from bno.pipelines.train.data import KeySampler, worker_init
+from bno.pipelines.train.distributed import DistContext
+from bno.pipelines.train.runs import RunDir
 
 __all__ = ["StageSpec", "TrainingError", "lr_factor", "pick_device", "train"]
 

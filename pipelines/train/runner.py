@@ -1,4 +1,4 @@
-"""Start or resume a stage: config + data + run directory → :func:`pipelines.train.loop.train`.
+"""Start or resume a stage: config + data + run directory → :func:`bno.pipelines.train.loop.train`.
 
 This is what ``bno-train stage1`` / ``stage2`` call (and the DDP test, once per process).
 """
@@ -11,12 +11,12 @@ from typing import Any, Sequence
 
 import torch
 
-from model import CheckpointError
+from bno.model import CheckpointError
 
-from .config import TrainConfig, config_to_dict
-from .distributed import DistContext
-from .loop import pick_device, train
-from .runs import RunDir
+from bno.pipelines.train.config import TrainConfig, config_to_dict
+from bno.pipelines.train.distributed import DistContext
+from bno.pipelines.train.loop import pick_device, train
+from bno.pipelines.train.runs import RunDir
 
 __all__ = ["run_stage", "check_same_model"]
 
@@ -60,11 +60,11 @@ def run_stage(
     if config.threads:
         torch.set_num_threads(config.threads)
     if stage == "stage1":
-        from .stage1 import build_stage1
+        from bno.pipelines.train.stage1 import build_stage1
 
         spec, info = build_stage1(config, data, ops, check_audit=check_audit and not resume)
     elif stage == "stage2":
-        from .stage2 import build_stage2
+        from bno.pipelines.train.stage2 import build_stage2
 
         spec, info = build_stage2(config, data, init, check_audit=check_audit and not resume)
     else:

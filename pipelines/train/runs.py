@@ -22,7 +22,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterable, Mapping
@@ -32,39 +31,19 @@ from typing import Any
 import torch
 import yaml
 
-from model import SequentialRetoucher, load_checkpoint, save_checkpoint
+from bno.model import SequentialRetoucher, load_checkpoint, save_checkpoint
 
-from .config import TrainConfig, config_to_dict, load_config
+from bno.pipelines.data.provenance import code_version
+from bno.pipelines.train.config import TrainConfig, config_to_dict, load_config
 
 __all__ = [
     "RunDir",
     "checkpoint_dir",
-    "code_version",
     "resolve_checkpoint",
 ]
 
 COMPLETE = "COMPLETE"
 TRAINER_STATE = "trainer.pt"
-
-
-def code_version() -> dict[str, Any]:
-    """bno version, git commit and whether the work tree has uncommitted changes."""
-    from importlib import metadata
-
-    root = Path(__file__).resolve().parents[2]
-    info: dict[str, Any] = {"python": sys.version.split()[0], "torch": torch.__version__}
-    try:
-        info["bno"] = metadata.version("bno")
-    except metadata.PackageNotFoundError:
-        info["bno"] = None
-    try:
-        head = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-        info["git_commit"] = head.stdout.strip() or None
-        status = subprocess.run(["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], capture_output=True, text=True, timeout=10)
-        info["git_dirty"] = bool(status.stdout.strip()) if status.returncode == 0 else None
-    except (OSError, subprocess.SubprocessError):
-        info["git_commit"] = None
-    return info
 
 
 def checkpoint_dir(base: Path) -> Path | None:
@@ -109,7 +88,7 @@ class RunDir:
             raise FileExistsError(f"{self.path} already holds a run; use --resume {self.path} or another --out")
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_config(config)
-        record = {**info, "code": code_version(), "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": sys.argv}
+        record = {**info, "code": {**code_version(), "torch": torch.__version__}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": sys.argv}
         self._atomic_text(self.path / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
 
     def write_config(self, config: TrainConfig) -> None:

@@ -24,12 +24,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from model import SequentialRetoucher, build_model
-from synth.ops import get_operator
+from bno.model import SequentialRetoucher, build_model
+from bno.synth.ops import get_operator
 
-from ..sliders import slider_mapping
-from .config import TrainConfig
-from .data import (
+from bno.pipelines.edit.sliders import slider_mapping
+from bno.pipelines.train.config import TrainConfig
+from bno.pipelines.train.data import (
     ImageStore,
     OperatorData,
     Stage1Pairs,
@@ -39,8 +39,8 @@ from .data import (
     stage1_eval_pairs,
     to_tensor,
 )
-from .losses import combined_loss
-from .loop import StageSpec
+from bno.pipelines.train.losses import combined_loss
+from bno.pipelines.train.loop import StageSpec
 
 __all__ = ["DatasetRejected", "Stage1Step", "audit_dataset", "build_stage1", "resolve_ops"]
 
@@ -50,8 +50,8 @@ class DatasetRejected(ValueError):
 
 
 def audit_dataset(root: str | Path) -> None:
-    """Run ``bno-synth audit`` (``pipelines.audit.audit``); raise :class:`DatasetRejected` naming failed checks."""
-    from pipelines.audit import audit
+    """Run ``bno-synth audit`` (``bno.pipelines.data.audit.audit``); raise :class:`DatasetRejected` naming failed checks."""
+    from bno.pipelines.data.audit import audit
 
     rows = audit(root)
     failed = [row for row in rows if not row.ok]

@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint
+from bno.model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint
 
-from .config import TrainConfig
-from .data import ImageStore, Stage2Pairs, dataset_fingerprint, load_paired_data, steps_for_one_pass, to_tensor
-from .losses import combined_loss
-from .loop import StageSpec
-from .runs import resolve_checkpoint
+from bno.pipelines.train.config import TrainConfig
+from bno.pipelines.train.data import ImageStore, Stage2Pairs, dataset_fingerprint, load_paired_data, steps_for_one_pass, to_tensor
+from bno.pipelines.train.losses import combined_loss
+from bno.pipelines.train.loop import StageSpec
+from bno.pipelines.train.runs import resolve_checkpoint
 
 __all__ = ["Stage2Step", "build_stage2", "init_from_stage1"]
 
@@ -122,7 +122,7 @@ def build_stage2(
     if s2.crop_size == 0 and s2.batch_size != 1:
         raise ValueError("stage2.crop_size 0 (NeurOp crops h−20…h−1) needs stage2.batch_size 1 (images differ in size)")
     if check_audit and (root / "manifest.jsonl").is_file():
-        from .stage1 import audit_dataset
+        from bno.pipelines.train.stage1 import audit_dataset
 
         audit_dataset(root)
     data = load_paired_data(root)
@@ -158,7 +158,7 @@ def build_stage2(
     steps = s2.steps_per_epoch or steps_for_one_pass(len(train_items), s2.batch_size)
 
     def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
-        from pipelines.metrics import ssim
+        from bno.pipelines.evaluate.metrics import ssim
 
         psnrs, losses, ssims = [], [], []
         for _, input_path, target_path in val_items:

@@ -2,7 +2,7 @@
 
 An image decoded at its as-shot white balance shows objects lit by the as-shot
 illuminant ``W0`` as neutral. Choosing a new white ``W`` (Adobe Temperature/Tint,
-see :mod:`synth.temperature`) means objects lit by ``W`` should be neutral instead:
+see :mod:`bno.synth.temperature`) means objects lit by ``W`` should be neutral instead:
 in Bradford cone space (the DNG SDK's adaptation) every pixel is scaled by
 ``LMS(W0) / LMS(W)``. The adaptation is one 3×3 matrix in linear ProPhoto.
 
@@ -11,7 +11,7 @@ neutralised by warming the image; raising Tint names a greener one and turns the
 image magenta — Camera Raw's behaviour.
 
 * **Raws (absolute)**: ``as_shot`` is the white the camera balanced for, read from
-  the file (``ColorMatrix`` + ``AsShotNeutral``, see :mod:`synth.raw`).
+  the file (``ColorMatrix`` + ``AsShotNeutral``, see :mod:`bno.synth.raw`).
 * **Rendered images (relative)**: the image is taken as balanced for its display
   white, D65 (6504 K, tint +9.8 in Adobe units), unless told otherwise.
 

@@ -3,7 +3,7 @@
 Reads 8/16-bit PNG, TIFF, JPEG and camera raws (decoded at their as-shot white and shown
 as display sRGB), writes the enhanced image at the input's bit depth (raws: 16-bit TIFF)
 and ``<name>.json`` with each operator's strength and its equivalent Lightroom slider
-change (:mod:`pipelines.sliders`; marked approximate once stage 2 has fine-tuned the
+change (:mod:`bno.pipelines.edit.sliders`; marked approximate once stage 2 has fine-tuned the
 operators). ``--set`` overrides or nudges strengths; ``--xmp`` writes a Camera Raw
 sidecar ``<name>.xmp``. An unreadable input gets a one-line error; the others still run;
 the exit status is then 1.
@@ -19,16 +19,16 @@ import click
 import numpy as np
 import torch
 
-from model import CheckpointError, SequentialRetoucher, checkpoint_provenance, load_checkpoint
-from synth.colour_spaces import prophoto_to_srgb
-from synth.io import ImageReadError, atomic_write_bytes, read_image, write_image
-from synth.ops import WhitePoint
-from synth.raw import RawDecodeError, decode_raw, is_raw_path
+from bno.model import CheckpointError, SequentialRetoucher, checkpoint_provenance, load_checkpoint
+from bno.synth.colour_spaces import prophoto_to_srgb
+from bno.synth.io import ImageReadError, atomic_write_bytes, read_image, write_image
+from bno.synth.ops import WhitePoint
+from bno.synth.raw import RawDecodeError, decode_raw, is_raw_path
 
-from .cli_common import UserError, report_errors
-from .sliders import SliderChange, StrengthOverride, camera_raw_settings, describe_changes, parse_overrides, resolve_overrides
-from .train.runs import resolve_checkpoint
-from .xmp import write_xmp
+from bno.pipelines.cli.common import UserError, report_errors
+from bno.pipelines.edit.sliders import SliderChange, StrengthOverride, camera_raw_settings, describe_changes, parse_overrides, resolve_overrides
+from bno.pipelines.train.runs import resolve_checkpoint
+from bno.pipelines.edit.xmp import write_xmp
 
 __all__ = ["enhance_file", "main"]
 

@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from synth.io import atomic_write_bytes
+from bno.synth.io import atomic_write_bytes
 
-from .manifest import MANIFEST_JSONL, read_manifest
+from bno.pipelines.data.manifest import MANIFEST_JSONL, read_manifest
 
 __all__ = ["PREVIEW_DIR", "contact_sheet", "write_previews"]
 
@@ -53,8 +53,8 @@ def _column_label(record: dict[str, Any]) -> str:
 def _tile(root: Path, record: dict[str, Any], height: int) -> np.ndarray:
     import cv2
 
-    from synth.colour_spaces import prophoto_to_srgb
-    from synth.io import read_image
+    from bno.synth.colour_spaces import prophoto_to_srgb
+    from bno.synth.io import read_image
 
     pixels = read_image(root / record["path"]).pixels
     if record.get("format") == "tiff16" and record.get("op") != "pair":
@@ -93,7 +93,7 @@ def contact_sheet(root: os.PathLike | str, records: list[dict[str, Any]], scenes
 
 def write_previews(root: os.PathLike | str, scenes: int = 4, columns: int = 7, tile_height: int = 96) -> list[Path]:
     """Write ``<root>/preview/<CODE>.png`` for every op in ``manifest.jsonl``; return the paths."""
-    from synth.io import encode_image
+    from bno.synth.io import encode_image
 
     root = Path(root)
     records = read_manifest(root / MANIFEST_JSONL)

@@ -1,4 +1,4 @@
-"""Large synthetic raws for the benchmarks: deterministic 24 MP Bayer DNGs made with :mod:`synth.dng`."""
+"""Large synthetic raws for the benchmarks: deterministic 24 MP Bayer DNGs made with :mod:`bno.synth.dng`."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synth.dng import mosaic, write_dng
+from bno.synth.dng import mosaic, write_dng
 
 __all__ = ["make_large_dng"]
 

@@ -1,9 +1,9 @@
-"""Benchmark of the synthesis job on 24 MP DNGs: ``bno-bench synth`` (``python -m pipelines.bench_synth``).
+"""Benchmark of the synthesis job on 24 MP DNGs: ``bno-bench synth`` (``python -m bno.pipelines.bench.synth``).
 
 Measures, and prints as a table:
 
 * **bare decode** — ``rawpy`` half-size ``postprocess`` of each raw (linear, 16-bit), nothing else;
-* **ours, 1 worker** — :func:`pipelines.generate.render_scene` per scene in one process:
+* **ours, 1 worker** — :func:`bno.pipelines.data.generate.render_scene` per scene in one process:
   decode once, all four operators × 21 levels at long edge 500, encode, hash, write;
 * **naive** — the same outputs decoding the raw again for every image: per-output time
   (decode + render + encode + write) measured on a sample of outputs and multiplied by the
@@ -13,7 +13,7 @@ Measures, and prints as a table:
 * **peak RSS per worker** — ``ru_maxrss`` of each worker process after the run.
 
 Raws: ``--raws DIR`` (any camera raws), else ``--scenes`` deterministic synthetic
-6000×4000 DNGs written with :mod:`synth.dng` into ``--work`` (default: a temp folder).
+6000×4000 DNGs written with :mod:`bno.synth.dng` into ``--work`` (default: a temp folder).
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .bench_raws import make_large_dng
+from bno.pipelines.bench.raws import make_large_dng
 
 __all__ = ["make_bench_dngs", "main"]
 
@@ -36,7 +36,7 @@ _NAIVE_SAMPLES_PER_OP = 2
 
 
 def make_bench_dngs(folder: Path, scenes: int, height: int = 4000, width: int = 6000) -> list[Path]:
-    """Write ``scenes`` deterministic 24 MP DNGs (see :func:`pipelines.bench_raws.make_large_dng`)."""
+    """Write ``scenes`` deterministic 24 MP DNGs (see :func:`bno.pipelines.bench.raws.make_large_dng`)."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = [folder / f"a{4501 + index:04d}-BENCH_{index:04d}.dng" for index in range(scenes)]
     for path in paths:
@@ -56,11 +56,11 @@ def _bare_decode(path: Path) -> float:
 
 def _naive_per_output(path: Path, out: Path, render) -> float:
     """Mean seconds of one output made the naive way (decode the raw again for it)."""
-    from synth.io import encode_srgb
-    from synth.ops import OPERATORS
-    from synth.raw import decode_raw
+    from bno.synth.io import encode_srgb
+    from bno.synth.ops import OPERATORS
+    from bno.synth.raw import decode_raw
 
-    from synth.io import atomic_write_bytes
+    from bno.synth.io import atomic_write_bytes
 
     times = []
     for op in OPERATORS.values():
@@ -86,7 +86,7 @@ def _throughput(paths: list[Path], out: Path, settings, workers: int) -> tuple[f
 
     from dask.distributed import Client, LocalCluster, wait
 
-    from .generate import WORKER_ENV, render_scene
+    from bno.pipelines.data.generate import WORKER_ENV, render_scene
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR, env=WORKER_ENV) as cluster, Client(cluster) as client:
         warm = client.map(render_scene, [str(paths[0])] * workers, ["test"] * workers, [str(out / f"warm{i}") for i in range(workers)], settings=settings, pure=False)
@@ -102,10 +102,10 @@ def _throughput(paths: list[Path], out: Path, settings, workers: int) -> tuple[f
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table (Markdown)."""
-    from synth.ops import OPERATORS
+    from bno.synth.ops import OPERATORS
 
-    from .generate import SceneSettings, render_scene
-    from .manifest import RenderSettings
+    from bno.pipelines.data.generate import SceneSettings, render_scene
+    from bno.pipelines.data.manifest import RenderSettings
 
     parser = argparse.ArgumentParser(prog="bno-bench synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--raws", type=Path, default=None, help="folder of raws to use (default: synthetic 24 MP DNGs)")
@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
     work = args.work or Path(tempfile.mkdtemp(prefix="bno-bench-"))
     try:
         if args.raws is not None:
-            from .generate import discover_raws
+            from bno.pipelines.data.generate import discover_raws
 
             paths = discover_raws(args.raws)[0][: args.scenes]
         else:

@@ -43,7 +43,7 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
     """Time one case in this process; returns a JSON row."""
     import torch
 
-    from model import build_model
+    from bno.model import build_model
 
     torch.set_num_threads(threads)
     model = build_model(model_kind).to(device).eval()
@@ -83,8 +83,7 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
 
 def _subprocess_json(args: list[str]) -> dict:
     result = subprocess.run(
-        [sys.executable, "-m", "pipelines.bench_model", *args], capture_output=True, text=True,
-        cwd=Path(__file__).resolve().parents[1],
+        [sys.executable, "-m", "bno.pipelines.bench.model", *args], capture_output=True, text=True,
     )
     if result.returncode != 0:
         tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
@@ -175,7 +174,7 @@ def case_command(model_kind, resolution, device, threads, repeats, idle) -> None
     if idle:
         import torch  # noqa: F401
 
-        import model  # noqa: F401
+        import bno.model  # noqa: F401
 
         click.echo(json.dumps({"peak_mb": round(_peak_rss_mb(), 1)}))
         return

@@ -39,10 +39,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from synth.io import atomic_write_bytes
-from synth.ops import get_operator
+from bno.synth.io import atomic_write_bytes
+from bno.synth.ops import get_operator
 
-from .manifest import (
+from bno.pipelines.data.manifest import (
     FORMATS,
     RECORDS_DIR,
     Declaration,
@@ -197,8 +197,8 @@ def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dic
     "reason" (failed only), "seconds", "decode_seconds"}``. Never raises for a bad raw:
     any exception becomes a failure whose reason names the exception type.
     """
-    from synth.io import encode_image, encode_srgb
-    from synth.raw import decode_raw
+    from bno.synth.io import encode_image, encode_srgb
+    from bno.synth.raw import decode_raw
 
     started = time.perf_counter()
     _limit_threads()
@@ -266,7 +266,7 @@ def discover_raws(folder: os.PathLike | str) -> tuple[list[Path], list[dict[str,
     Hidden files are ignored; any other non-raw file and any second file with an
     already-seen scene name become ``{source, reason}`` failures.
     """
-    from synth.raw import is_raw_path
+    from bno.synth.raw import is_raw_path
 
     folder = Path(folder)
     if not folder.is_dir():

@@ -28,9 +28,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from synth.ops import OPERATORS, TEMPERATURE_RANGE, WhitePoint, get_operator
+from bno.synth.ops import OPERATORS, TEMPERATURE_RANGE, WhitePoint, get_operator
 
-from .xmp import CameraRawSettings
+from bno.pipelines.edit.xmp import CameraRawSettings
 
 __all__ = [
     "SliderChange",

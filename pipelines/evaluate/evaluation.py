@@ -1,7 +1,7 @@
 """``bno-train evaluate``: metrics of a trained model (or the identity) on a paired test set.
 
 For every test pair (inputs and targets matched by id, full images) the model's output
-is compared with the target by :mod:`pipelines.metrics` (PSNR, SSIM, ΔE76, ΔE2000 and
+is compared with the target by :mod:`bno.pipelines.evaluate.metrics` (PSNR, SSIM, ΔE76, ΔE2000 and
 LPIPS when its weights are local). Written into the output folder:
 
 * ``per_image.csv`` — one row per image: id, files, metrics, predicted strengths;
@@ -10,7 +10,7 @@ LPIPS when its weights are local). Written into the output folder:
   for the images with the highest and the lowest PSNR.
 
 With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fitted to the target
-(:mod:`pipelines.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
+(:mod:`bno.pipelines.evaluate.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
 hold the fitted strengths, ``predicted_<op>`` the predictor's (on the fitting copy), the summary
 adds ``strength_gap_<op>`` = mean |fitted − predicted|, and ``strengths.png`` plots fitted against
 predicted strength per operator.
@@ -27,12 +27,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from model import SequentialRetoucher, load_checkpoint
+from bno.model import SequentialRetoucher, load_checkpoint
 
-from .fit_strengths import fit_strengths, plot_strengths
-from .metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
-from .train.data import load_paired_data, to_tensor
-from .train.runs import resolve_checkpoint
+from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
+from bno.pipelines.evaluate.metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
+from bno.pipelines.train.data import load_paired_data, to_tensor
+from bno.pipelines.train.runs import resolve_checkpoint
 
 __all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]
 
@@ -97,7 +97,7 @@ def evaluate(
     """
     if fit and checkpoint is None:
         raise ValueError("fitting strengths needs a checkpoint (the identity has no strengths)")
-    from synth.io import read_image, write_image
+    from bno.synth.io import read_image, write_image
 
     paired = load_paired_data(data)
     items = getattr(paired, split)

@@ -31,10 +31,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Mapping
 
-from synth.ops import get_operator
-from synth.temperature import WhitePoint
+from bno.synth.ops import get_operator
+from bno.synth.temperature import WhitePoint
 
-from .manifest import DATASET_MANIFEST, MANIFEST_JSONL, RECORDS_DIR, REQUIRED_FIELDS, read_manifest, sha256_file
+from bno.pipelines.data.manifest import DATASET_MANIFEST, MANIFEST_JSONL, RECORDS_DIR, REQUIRED_FIELDS, read_manifest, sha256_file
 
 __all__ = [
     "CHECKS",
@@ -145,7 +145,7 @@ def _safe_paths(dataset: Dataset) -> list[str]:
 
 
 def _probe(root: Path, relative: str) -> tuple[str, bool, int, str, tuple[int, int] | None, str | None]:
-    from synth.io import read_image
+    from bno.synth.io import read_image
 
     path = root / relative
     if not path.is_file():

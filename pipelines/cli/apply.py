@@ -7,13 +7,13 @@ from pathlib import Path
 import click
 import numpy as np
 
-from synth.colour_spaces import srgb_to_prophoto
-from synth.io import IMAGE_SUFFIXES, read_image, write_prophoto_tiff, write_srgb
-from synth.ops import D65_WHITE, OPERATORS, WhitePoint, get_operator
-from synth.ops.white_balance import white_balance
-from synth.raw import decode_raw, is_raw_path
+from bno.synth.colour_spaces import srgb_to_prophoto
+from bno.synth.io import IMAGE_SUFFIXES, read_image, write_prophoto_tiff, write_srgb
+from bno.synth.ops import D65_WHITE, OPERATORS, WhitePoint, get_operator
+from bno.synth.ops.white_balance import white_balance
+from bno.synth.raw import decode_raw, is_raw_path
 
-from .cli_common import UserError, report_errors
+from bno.pipelines.cli.common import UserError, report_errors
 
 __all__ = ["apply", "load_linear"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import click
 
-from synth.ops import OPERATORS
+from bno.synth.ops import OPERATORS
 
-from .apply_cli import apply
-from .generate_cli import audit_command, generate_command, pairs_command, preview_command
+from bno.pipelines.cli.apply import apply
+from bno.pipelines.cli.generate import audit_command, generate_command, pairs_command, preview_command
 
 __all__ = ["main"]
 

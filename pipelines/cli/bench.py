@@ -8,8 +8,8 @@ import sys
 
 import click
 
-from .bench_model import model_command
-from .bench_train import main as train_command
+from bno.pipelines.bench.model import model_command
+from bno.pipelines.bench.train import main as train_command
 
 __all__ = ["main"]
 
@@ -24,17 +24,17 @@ def main() -> None:
 def ops(ctx: click.Context) -> None:
     """Operators on 500×333 (one thread) and half-size raw decoding; options: see `--help`.
 
-    Runs ``python -m pipelines.bench_ops`` in a fresh process whose BLAS/OpenMP pools have one thread.
+    Runs ``python -m bno.pipelines.bench.ops`` in a fresh process whose BLAS/OpenMP pools have one thread.
     """
     env = {**os.environ, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    sys.exit(subprocess.call([sys.executable, "-m", "pipelines.bench_ops", *ctx.args], env=env))
+    sys.exit(subprocess.call([sys.executable, "-m", "bno.pipelines.bench.ops", *ctx.args], env=env))
 
 
 @main.command(name="synth", context_settings={"ignore_unknown_options": True, "allow_extra_args": True, "help_option_names": []})
 @click.pass_context
 def synth(ctx: click.Context) -> None:
     """The Dask synthesis job on 24 MP DNGs (decode once vs naive, 1 vs 2 workers, memory); see `--help`."""
-    from .bench_synth import main as bench_synth
+    from bno.pipelines.bench.synth import main as bench_synth
 
     sys.exit(bench_synth(ctx.args))
 

@@ -1,13 +1,13 @@
 """Benchmark of the synthesis primitives: each operator, and raw decoding.
 
-``bno-bench ops`` (a fresh ``python -m pipelines.bench_ops`` process) prints a table:
+``bno-bench ops`` (a fresh ``python -m bno.pipelines.bench.ops`` process) prints a table:
 
 * each operator at its extreme and middle levels on a 500×333 float32 image, one
   thread, median of many runs (target ≤ 5 ms);
-* decoding a 24 MP DNG at half size with :func:`synth.raw.decode_raw` against a bare
+* decoding a 24 MP DNG at half size with :func:`bno.synth.raw.decode_raw` against a bare
   ``rawpy`` ``postprocess(half_size=True)`` of the same file, in the same run
   (target ratio ≤ 1.2). Without ``--raw`` a deterministic 6000×4000 DNG is made
-  with :func:`pipelines.bench_raws.make_large_dng` in a temporary folder.
+  with :func:`bno.pipelines.bench.raws.make_large_dng` in a temporary folder.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ import click
 import numpy as np
 import rawpy
 
-from synth.ops import OPERATORS, WhitePoint
-from synth.raw import decode_raw
+from bno.synth.ops import OPERATORS, WhitePoint
+from bno.synth.raw import decode_raw
 
-from .bench_raws import make_large_dng
+from bno.pipelines.bench.raws import make_large_dng
 
 __all__ = ["main"]
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synth.io import atomic_write_bytes, encode_image
+from bno.synth.io import atomic_write_bytes, encode_image
 
 __all__ = ["Report"]
 

@@ -4,7 +4,7 @@
     bno-train stage2 --data data/pairs --init runs/s1 --out runs/s2 --config configs/quick.yaml
     bno-train evaluate --checkpoint runs/s2 --data data/pairs --json runs/s2/eval.json
     bno-train stage2 --resume runs/s2                      # continue a killed run
-    torchrun --nproc_per_node 4 -m pipelines.train_cli stage2 …   # DDP on 4 GPUs
+    torchrun --nproc_per_node 4 -m bno.pipelines.cli.train stage2 …   # DDP on 4 GPUs
 
 A run directory is accepted wherever a checkpoint is (it means the run's best).
 Errors are one line (``--debug`` shows tracebacks); exit status 2 for bad input.
@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from .cli_common import UserError, report_errors
+from bno.pipelines.cli.common import UserError, report_errors
 
 __all__ = ["main"]
 
@@ -36,7 +36,7 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 def _config(config: str | None, model: str | None, overrides: tuple[str, ...], resume: str | None):
-    from .train import RunDir, load_config
+    from bno.pipelines.train import RunDir, load_config
 
     sets = list(overrides) + ([f"model.kind={model}"] if model else [])
     if resume:
@@ -57,7 +57,7 @@ def _summary_stage2(summary: dict[str, Any]) -> str:
     records = [r for r in summary.get("records", []) if r.get("split") in ("test", "val")]
     if not records:
         return ""
-    from .train.stage2 import NO_TEST_SPLIT
+    from bno.pipelines.train.stage2 import NO_TEST_SPLIT
 
     r = records[0]
     validation = summary.get("info", {}).get("validation_split")
@@ -66,8 +66,8 @@ def _summary_stage2(summary: dict[str, Any]) -> str:
 
 
 def _run(stage: str, *, data, out, config, model, overrides, resume, ops=None, init=None, skip_audit=False, stop_after=None):
-    from .train import run_stage
-    from .train.distributed import from_env, shutdown
+    from bno.pipelines.train import run_stage
+    from bno.pipelines.train.distributed import from_env, shutdown
 
     if not resume and (data is None or out is None):
         raise UserError("--data and --out are required (or --resume RUN_DIR)")
@@ -162,7 +162,7 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
     With --fit-strengths the strengths are fitted to each target instead of predicted, which
     separates what the operators cannot do from what the strength predictor got wrong.
     """
-    from .evaluate import evaluate, format_table
+    from bno.pipelines.evaluate.evaluation import evaluate, format_table
 
     identity = checkpoint == "identity"
     if out is None:

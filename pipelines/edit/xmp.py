@@ -25,7 +25,7 @@ import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
-from synth.io import atomic_write_bytes
+from bno.synth.io import atomic_write_bytes
 
 __all__ = ["CRS_NAMESPACE", "CameraRawSettings", "parse_xmp", "xmp_packet", "write_xmp"]
 

@@ -33,10 +33,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from synth.io import atomic_write_bytes
+from bno.synth.io import atomic_write_bytes
 
-from .generate import GenerateResult, _failure, _limit_threads, _write_records, clean_temp_files, discover_raws, execute, load_complete_records, select_scenes
-from .manifest import RECORDS_DIR, Declaration, RenderSettings, load_test_names, sha256_bytes, sha256_file, split_of, write_dataset_manifest
+from bno.pipelines.data.generate import GenerateResult, _failure, _limit_threads, _write_records, clean_temp_files, discover_raws, execute, load_complete_records, select_scenes
+from bno.pipelines.data.manifest import RECORDS_DIR, Declaration, RenderSettings, load_test_names, sha256_bytes, sha256_file, split_of, write_dataset_manifest
 
 __all__ = [
     "DARK_LAYOUT",
@@ -111,8 +111,8 @@ def romm_decode(encoded: np.ndarray) -> np.ndarray:
 
 def _load_target_srgb(path: Path) -> np.ndarray:
     """A target as display sRGB (H, W, 3) float32: 16-bit TIFFs are ProPhoto (ROMM TRC), others sRGB as stored."""
-    from synth.colour_spaces import prophoto_to_srgb
-    from synth.io import read_image
+    from bno.synth.colour_spaces import prophoto_to_srgb
+    from bno.synth.io import read_image
 
     loaded = read_image(path)
     if path.suffix.lower() in (".tif", ".tiff"):
@@ -129,9 +129,9 @@ def render_pair(raw: str, target: str, split: str, out: str, render: RenderSetti
     """
     import cv2
 
-    from synth.colour_spaces import prophoto_to_srgb
-    from synth.io import encode_image
-    from synth.raw import decode_raw
+    from bno.synth.colour_spaces import prophoto_to_srgb
+    from bno.synth.io import encode_image
+    from bno.synth.raw import decode_raw
 
 
     started = time.perf_counter()

@@ -23,9 +23,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import platform
 import re
-import subprocess
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -33,8 +31,10 @@ from typing import Any, Iterable, Mapping
 
 import yaml
 
-from synth.io import atomic_write_bytes
-from synth.ops import OPERATORS, get_operator
+import bno
+from bno.pipelines.data.provenance import code_version, package_version
+from bno.synth.io import atomic_write_bytes
+from bno.synth.ops import OPERATORS, get_operator
 
 __all__ = [
     "DATASET_MANIFEST",
@@ -163,11 +163,11 @@ class Declaration:
 
 
 def default_declaration_path() -> Path:
-    """``./data_manifest.yaml`` when it exists, else the one at the project root."""
+    """``./data_manifest.yaml`` when it exists, else the one shipped with the package."""
     local = Path("data_manifest.yaml")
     if local.is_file():
         return local
-    return Path(__file__).resolve().parents[1] / "data_manifest.yaml"
+    return bno.resource_path("data_manifest.yaml")
 
 
 def _strict(section: Mapping[str, Any] | None, allowed: Iterable[str], where: str) -> dict[str, Any]:
@@ -197,7 +197,7 @@ def load_declaration(path: os.PathLike | str | None = None) -> Declaration:
     resolve relative to the file's folder, ``output`` relative to the working directory.
 
     Raises ``ValueError`` (one line) for unknown keys, bad values, or operator ranges
-    that disagree with the :data:`synth.ops.OPERATORS` registry; ``OSError`` if unreadable.
+    that disagree with the :data:`bno.synth.ops.OPERATORS` registry; ``OSError`` if unreadable.
     """
     path = Path(path) if path is not None else default_declaration_path()
     with open(path, encoding="utf-8") as handle:
@@ -385,24 +385,6 @@ def read_manifest(path: os.PathLike | str) -> list[dict[str, Any]]:
 # --------------------------------------------------------------------------- provenance, dataset manifest
 
 
-def _git_commit() -> str | None:
-    root = Path(__file__).resolve().parents[1]
-    try:
-        result = subprocess.run(["git", "-C", str(root), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return result.stdout.strip() if result.returncode == 0 and result.stdout.strip() else None
-
-
-def _version(module_name: str) -> str | None:
-    from importlib import metadata
-
-    try:
-        return metadata.version(module_name)
-    except metadata.PackageNotFoundError:
-        return None
-
-
 def provenance() -> dict[str, Any]:
     """Versions of bno and the libraries that shape the pixels, and the git commit when available."""
     import cv2
@@ -410,16 +392,14 @@ def provenance() -> dict[str, Any]:
     import rawpy
 
     return {
-        "bno": _version("bno"),
-        "git_commit": _git_commit(),
-        "python": platform.python_version(),
+        **code_version(),
         "numpy": numpy.__version__,
         "rawpy": rawpy.__version__,
         "libraw": ".".join(str(part) for part in rawpy.libraw_version),
-        "colour_science": _version("colour-science"),
+        "colour_science": package_version("colour-science"),
         "opencv": cv2.__version__,
-        "tifffile": _version("tifffile"),
-        "dask": _version("dask"),
+        "tifffile": package_version("tifffile"),
+        "dask": package_version("dask"),
     }
 
 

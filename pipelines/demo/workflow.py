@@ -24,21 +24,21 @@ import click
 import cv2
 import numpy as np
 
-from synth.colour_spaces import prophoto_to_srgb
-from synth.io import read_image
-from synth.raw import decode_raw, is_raw_path
+import bno
+from bno.synth.colour_spaces import prophoto_to_srgb
+from bno.synth.io import read_image
+from bno.synth.raw import decode_raw, is_raw_path
 
-from .cli_common import UserError, report_errors
-from .report import Report
+from bno.pipelines.cli.common import UserError, report_errors
+from bno.pipelines.demo.report import Report
 
 __all__ = ["main", "run_demo"]
 
-_ROOT = Path(__file__).resolve().parents[1]
-_CONFIGS = _ROOT / "configs"
-_SAMPLES = _ROOT / "samples"
+_CONFIGS = bno.resource_path("configs")
+_SAMPLES = bno.resource_path("samples")
 _STRIP_HEIGHT = 220
 #: Console script of each module the demo runs (see pyproject.toml).
-_SCRIPTS = {"pipelines.synth_cli": "bno-synth", "pipelines.train_cli": "bno-train", "pipelines.enhance_cli": "bno-enhance"}
+_SCRIPTS = {"bno.pipelines.cli.synth": "bno-synth", "bno.pipelines.cli.train": "bno-train", "bno.pipelines.cli.enhance": "bno-enhance"}
 
 
 @dataclass
@@ -51,7 +51,7 @@ class Step:
 
     @property
     def command(self) -> str:
-        """The command as a user types it (``bno-synth …`` rather than ``python -m pipelines.synth_cli …``)."""
+        """The command as a user types it (``bno-synth …`` rather than ``python -m bno.pipelines.cli.synth …``)."""
         argv = self.argv
         if len(argv) > 2 and argv[1] == "-m" and argv[2] in _SCRIPTS:
             argv = [_SCRIPTS[argv[2]], *argv[3:]]
@@ -101,7 +101,7 @@ def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = 
     out.mkdir(parents=True, exist_ok=True)
     data, runs, enhanced = out / "data", out / "runs", out / "enhanced"
     sets = [arg for item in overrides for arg in ("--set", item)]
-    synth_cli, train_cli = "pipelines.synth_cli", "pipelines.train_cli"
+    synth_cli, train_cli = "bno.pipelines.cli.synth", "bno.pipelines.cli.train"
     steps = [
         Step("generate", _module_command(synth_cli, ["generate", "--op", "all", "--raws", str(raws), "--out", str(data / "init")])),
         Step("audit", _module_command(synth_cli, ["audit", str(data / "init")])),
@@ -123,7 +123,7 @@ def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = 
         by_stem = {path.stem: path for path in raws.iterdir() if is_raw_path(path)}
         test_raws = [str(by_stem[path.stem]) for path in sorted((data / "pairs" / "testA").glob("*.tif")) if path.stem in by_stem]
         for name, extra in (("bno", ["--xmp"]), ("neurop", [])):
-            step = Step(f"enhance {name}", _module_command("pipelines.enhance_cli", [*test_raws, "--checkpoint", str(runs / f"{name}-s2"), "--out", str(enhanced / name), *extra]))
+            step = Step(f"enhance {name}", _module_command("bno.pipelines.cli.enhance", [*test_raws, "--checkpoint", str(runs / f"{name}-s2"), "--out", str(enhanced / name), *extra]))
             _run(step, log)
             steps.append(step)
     return write_report(out, steps, time.perf_counter() - started, raws, targets)

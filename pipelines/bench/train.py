@@ -4,8 +4,8 @@ One "image" is one crop through forward + backward + Adam step: stage 1 feeds ea
 operator ``2B`` crops (the identity and the shifted term), stage 2 feeds the whole chain
 (predictor + every operator) ``B`` crops. Synthetic inputs, so only the network is timed::
 
-    python -m pipelines.bench_train --device cpu --threads 2
-    python -m pipelines.bench_train --device cuda --batch 16 --crop 256 --crop 512
+    python -m bno.pipelines.bench.train --device cpu --threads 2
+    python -m bno.pipelines.bench.train --device cuda --batch 16 --crop 256 --crop 512
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 import click
 import torch
 
-from model import build_model
+from bno.model import build_model
 
-from .train.losses import combined_loss
+from bno.pipelines.train.losses import combined_loss
 
 __all__ = ["BenchRow", "bench_step", "main"]
 

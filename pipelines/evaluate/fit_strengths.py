@@ -24,8 +24,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from model import SequentialRetoucher
-from synth.io import atomic_write_bytes
+from bno.model import SequentialRetoucher
+from bno.synth.io import atomic_write_bytes
 
 __all__ = ["fit_strengths", "plot_strengths"]
 

@@ -15,10 +15,10 @@ from typing import Any
 
 import click
 
-from synth.ops import OPERATORS
+from bno.synth.ops import OPERATORS
 
-from .cli_common import UserError, report_errors
-from .manifest import FORMATS, check_render, load_declaration, with_overrides
+from bno.pipelines.cli.common import UserError, report_errors
+from bno.pipelines.data.manifest import FORMATS, check_render, load_declaration, with_overrides
 
 __all__ = ["audit_command", "generate_command", "pairs_command", "preview_command"]
 
@@ -83,7 +83,7 @@ def generate_command(ops, out, levels, fmt, raws, split, limit, long_edge, worke
     hash), so rerunning after an interruption finishes the job. Writes OUT/manifest.jsonl
     and OUT/data_manifest.yaml. Exit 1 when some raws failed.
     """
-    from .generate import generate
+    from bno.pipelines.data.generate import generate
 
     declaration = _declaration(manifest, raws, long_edge, fmt)
     names = list(OPERATORS) if any(o.lower() == "all" for o in ops) else list(dict.fromkeys(ops))
@@ -117,7 +117,7 @@ def audit_command(directory, as_json, manifest) -> None:
     One row per check; each failing row names the files. Exit 0 only when all are clean,
     1 when a check fails, 2 when the folder or its manifest.jsonl cannot be read.
     """
-    from .audit import audit
+    from bno.pipelines.data.audit import audit
 
     root = Path(directory or load_declaration(manifest).output)
     if not root.is_dir():
@@ -153,7 +153,7 @@ def pairs_command(targets, out, index_dir, inputs, index_file, strict, raws, spl
     Files are matched by FiveK id / scene name, never by sorted order; unmatched files
     are reported on both sides.
     """
-    from .pairs import index_layout, index_pairs, make_pairs, write_index
+    from bno.pipelines.data.pairs import index_layout, index_pairs, make_pairs, write_index
 
     declaration = _declaration(manifest, raws, long_edge, None)
     if index_dir is not None or inputs is not None:
@@ -205,7 +205,7 @@ def pairs_command(targets, out, index_dir, inputs, index_file, strict, raws, spl
 @report_errors
 def preview_command(directory, scenes, columns, tile_height) -> None:
     """Write DIRECTORY/preview/<CODE>.png: a contact sheet per operator (levels of a few scenes side by side)."""
-    from .preview import write_previews
+    from bno.pipelines.data.preview import write_previews
 
     for path in write_previews(directory, scenes, columns, tile_height):
         click.echo(str(path))
