@@ -3,7 +3,7 @@ predictor, the sequential Bilateral Neural Operators model, the exact NeurOp bas
 checkpoint I/O. Imports nothing else of this project."""
 
 from .bilateral import BilateralConfig, BilateralOperator, GuideMap
-from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, resolve_checkpoint, save_checkpoint
 from .neurop import NeurOp, NeurOpConfig, NeurOpOperator, load_official_state_dict
 from .predictor import NeurOpEncoder, StrengthPredictor, resize_to_height
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
@@ -18,6 +18,7 @@ __all__ = [
     "build_model",
     "checkpoint_provenance",
     "load_checkpoint",
+    "resolve_checkpoint",
     "save_checkpoint",
     "NeurOp",
     "NeurOpConfig",

@@ -30,12 +30,23 @@ from safetensors.torch import load_file, save_file
 from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
 
-__all__ = ["CheckpointError", "MODEL_KINDS", "build_model", "checkpoint_provenance", "save_checkpoint", "load_checkpoint"]
+__all__ = [
+    "CheckpointError",
+    "MODEL_KINDS",
+    "build_model",
+    "checkpoint_dir",
+    "checkpoint_provenance",
+    "load_checkpoint",
+    "resolve_checkpoint",
+    "save_checkpoint",
+]
 
 FORMAT = "bno-checkpoint"
 VERSION = 1
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
+#: Marker written last into a training run's checkpoint folder: the folder is complete.
+COMPLETE = "COMPLETE"
 
 # model kind → (class, config class)
 MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type]] = {
@@ -46,6 +57,33 @@ MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type]] = {
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded; the message names the file and the mismatch."""
+
+
+def checkpoint_dir(base: Path) -> Path | None:
+    """The complete checkpoint at ``base`` (or its ``.old`` twin after a crash), else ``None``."""
+    for candidate in (base, base.with_name(base.name + ".old")):
+        if (candidate / COMPLETE).is_file():
+            return candidate
+    return None
+
+
+def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
+    """What a user may name as a checkpoint → the path :func:`load_checkpoint` reads.
+
+    A training run folder (``<run>/checkpoints/``) means its best checkpoint, else its last;
+    a checkpoint folder or an official NeurOp ``.pth`` is returned as it is.
+    Raises ``FileNotFoundError`` naming the path when there is nothing to load.
+    """
+    p = Path(path)
+    if (p / "checkpoints").is_dir():
+        for name in ("best", "last"):
+            found = checkpoint_dir(p / "checkpoints" / name)
+            if found is not None:
+                return found
+        raise FileNotFoundError(f"{p}: run directory without a complete checkpoint")
+    if not p.exists():
+        raise FileNotFoundError(f"{p}: no such checkpoint or run directory")
+    return p
 
 
 def build_model(kind: str, config: Mapping[str, Any] | None = None) -> SequentialRetoucher:

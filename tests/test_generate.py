@@ -21,13 +21,11 @@ from bno.pipelines.data.generate import SceneSettings, output_name, render_scene
 from bno.pipelines.data.manifest import (
     REQUIRED_FIELDS,
     RenderSettings,
-    SplitRule,
-    fivek_id,
     load_declaration,
     read_manifest,
     sha256_file,
-    split_of,
 )
+from bno.pipelines.data.fivek import SplitRule, fivek_id, split_of
 from bno.pipelines.cli.synth import main
 from bno.synth.io import read_image
 from bno.synth.ops import OPERATORS, WhitePoint

@@ -10,13 +10,13 @@ import torch
 
 from _train_data import make_operator_dataset, make_paired_dataset, shared  # noqa: E402
 
+from bno.pipelines.data.paired import load_paired_data
 from bno.pipelines.train.data import (  # noqa: E402
     ImageStore,
     KeySampler,
     Stage1Pairs,
     Stage2Pairs,
     load_operator_data,
-    load_paired_data,
     stage1_eval_pairs,
 )
 

@@ -38,7 +38,7 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
     best = max(val, key=lambda r: r["psnr"])
     assert json.loads((s2 / "checkpoints" / "best" / "score.json").read_text())["epoch"] == best["epoch"]
     from bno.model import load_checkpoint
-    from bno.pipelines.train import resolve_checkpoint
+    from bno.model import resolve_checkpoint
 
     assert resolve_checkpoint(s2) == s2 / "checkpoints" / "best"  # a run directory means its best checkpoint
     model = load_checkpoint(resolve_checkpoint(s2))
@@ -50,7 +50,7 @@ def test_two_stages_end_to_end(datasets, tmp_path, kind):
 
 def test_validation_on_held_out_training_pairs_leaves_the_test_split_unseen(datasets, tmp_path):
     from bno.pipelines.train import load_config
-    from bno.pipelines.train.data import load_paired_data
+    from bno.pipelines.data.paired import load_paired_data
     from bno.pipelines.train.stage2 import build_stage2, split_validation
 
     _, pairs = datasets
@@ -82,7 +82,7 @@ def test_without_a_test_split_the_summary_does_not_claim_held_out_pairs(tmp_path
 def test_validation_on_training_pairs_chosen_by_id(datasets, tmp_path):
     """``stage2.val_ids`` holds out exactly those pairs (e.g. every shot of one photo); mistakes are named."""
     from bno.pipelines.train import load_config
-    from bno.pipelines.train.data import load_paired_data
+    from bno.pipelines.data.paired import load_paired_data
     from bno.pipelines.train.stage2 import build_stage2, split_validation
 
     _, pairs = datasets

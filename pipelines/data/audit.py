@@ -34,6 +34,7 @@ from typing import Any, Callable, Mapping
 from bno.synth.ops import get_operator
 from bno.synth.temperature import WhitePoint
 
+from bno.pipelines.data.fivek import fivek_id
 from bno.pipelines.data.manifest import DATASET_MANIFEST, MANIFEST_JSONL, RECORDS_DIR, REQUIRED_FIELDS, read_manifest, sha256_file
 
 __all__ = [
@@ -52,7 +53,6 @@ PAIR_FIELDS = ("path", "sha256", "bytes", "scene", "source", "source_sha256", "o
 _BOOKKEEPING = {MANIFEST_JSONL, DATASET_MANIFEST, "pairs.jsonl"}
 _SKIPPED_DIRS = {RECORDS_DIR, "preview"}
 _VALUE_TOLERANCE = 1e-6  # relative, for schedule values
-_FIVEK_ID = re.compile(r"^a(\d{4})")
 
 
 @dataclass(frozen=True)
@@ -311,9 +311,9 @@ def check_leakage(dataset: Dataset, facts: FileFacts) -> CheckRow:
     for record in dataset.records:
         split = record.get("split")
         keys = [("scene", record.get("scene")), ("source sha256", record.get("source_sha256"))]
-        match = _FIVEK_ID.match(str(record.get("scene", "")))
-        if match:
-            keys.append(("FiveK id", f"a{match.group(1)}"))
+        number = fivek_id(str(record.get("scene", "")))
+        if number is not None:
+            keys.append(("FiveK id", f"a{number:04d}"))
         for key in keys:
             splits[key].add(split)
             examples[(key, split)].append(record.get("path"))

@@ -42,15 +42,14 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 from bno.synth.io import atomic_write_bytes
 from bno.synth.ops import get_operator
 
+from bno.pipelines.data.fivek import load_test_names, split_of
 from bno.pipelines.data.manifest import (
     FORMATS,
     RECORDS_DIR,
     Declaration,
     RenderSettings,
-    load_test_names,
     sha256_bytes,
     sha256_file,
-    split_of,
     write_dataset_manifest,
 )
 

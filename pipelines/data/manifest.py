@@ -33,6 +33,7 @@ import yaml
 
 import bno
 from bno.pipelines.data.provenance import code_version, package_version
+from bno.pipelines.data.fivek import FIVEK_ID_PATTERN, SplitRule
 from bno.synth.io import atomic_write_bytes
 from bno.synth.ops import OPERATORS, get_operator
 
@@ -46,21 +47,17 @@ __all__ = [
     "Declaration",
     "OperatorSpec",
     "RenderSettings",
-    "SplitRule",
     "check_render",
     "count_records",
     "declaration_from_dict",
     "default_declaration_path",
     "dump_record_lines",
-    "fivek_id",
     "load_declaration",
-    "load_test_names",
     "provenance",
     "read_dataset_manifest",
     "read_manifest",
     "sha256_bytes",
     "sha256_file",
-    "split_of",
     "with_overrides",
     "write_dataset_manifest",
 ]
@@ -85,16 +82,6 @@ _HASH_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------- declaration
-
-
-@dataclass(frozen=True)
-class SplitRule:
-    """Which scenes are train and which test (FiveK ids are integers 1…5000)."""
-
-    train_ids: tuple[int, int] = (1, 4500)  #: inclusive FiveK id range of the training split
-    test_ids: tuple[int, int] = (4501, 5000)  #: inclusive FiveK id range of the test split
-    test_list: str | None = None  #: file of test ids/scene names (overrides the ranges), resolved path
-    unmatched: str = "train"  #: split of names without a FiveK id (or outside both ranges): train|test|skip
 
 
 @dataclass(frozen=True)
@@ -243,7 +230,7 @@ def load_declaration(path: os.PathLike | str | None = None) -> Declaration:
         specs.append(OperatorSpec(op.name, op.code, op.unit, declared_range, levels))
     if not specs:
         specs = [OperatorSpec(op.name, op.code, op.unit, tuple(map(float, op.slider_range)), op.default_levels) for op in OPERATORS.values()]
-    pattern = str(source.get("id_pattern", r"^a(\d{4})"))
+    pattern = str(source.get("id_pattern", FIVEK_ID_PATTERN))
     try:
         re.compile(pattern)
     except re.error as error:
@@ -290,52 +277,6 @@ def declaration_from_dict(data: Mapping[str, Any]) -> Declaration:
         pairs_targets=(data.get("pairs") or {}).get("targets"),
         pairs_output=(data.get("pairs") or {}).get("output", "data/pairs"),
     )
-
-
-# --------------------------------------------------------------------------- split rule
-
-
-def fivek_id(name: str, pattern: str = r"^a(\d{4})") -> int | None:
-    """The FiveK id (1…5000) at the start of a file name or scene, or ``None``.
-
-    >>> fivek_id("a0007-2004-07-29 14-30-22 CRW_3063 (original)")
-    7
-    """
-    match = re.search(pattern, Path(name).name)
-    return int(match.group(1)) if match else None
-
-
-def _read_test_list(path: str) -> frozenset[str]:
-    entries = set()
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            line = line.split("#", 1)[0].strip()
-            if line:
-                entries.add(Path(line).stem if "." in Path(line).name else line)
-    return frozenset(entries)
-
-
-def split_of(scene: str, rule: SplitRule, pattern: str = r"^a(\d{4})", test_names: frozenset[str] | None = None) -> str | None:
-    """``"train"``, ``"test"`` or ``None`` (skip) for a scene, by the split rule.
-
-    ``test_names``: the parsed ``rule.test_list`` (read once by the caller; read here if ``None``).
-    """
-    number = fivek_id(scene, pattern)
-    if rule.test_list is not None:
-        names = test_names if test_names is not None else _read_test_list(rule.test_list)
-        keys = {scene} | ({f"a{number:04d}", str(number), f"{number:04d}"} if number is not None else set())
-        return "test" if keys & names else "train"
-    if number is not None:
-        if rule.train_ids[0] <= number <= rule.train_ids[1]:
-            return "train"
-        if rule.test_ids[0] <= number <= rule.test_ids[1]:
-            return "test"
-    return None if rule.unmatched == "skip" else rule.unmatched
-
-
-def load_test_names(rule: SplitRule) -> frozenset[str] | None:
-    """The test list of ``rule`` parsed once (``None`` when the rule uses id ranges)."""
-    return None if rule.test_list is None else _read_test_list(rule.test_list)
 
 
 # --------------------------------------------------------------------------- hashing, records

@@ -24,83 +24,33 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import time
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import numpy as np
 
 from bno.synth.io import atomic_write_bytes
 
 from bno.pipelines.data.generate import GenerateResult, _failure, _limit_threads, _write_records, clean_temp_files, discover_raws, execute, load_complete_records, select_scenes
-from bno.pipelines.data.manifest import RECORDS_DIR, Declaration, RenderSettings, load_test_names, sha256_bytes, sha256_file, split_of, write_dataset_manifest
+from bno.pipelines.data.fivek import DARK_LAYOUT, load_test_names, match_by_key, pair_key, split_of
+from bno.pipelines.data.manifest import RECORDS_DIR, Declaration, RenderSettings, sha256_bytes, sha256_file, write_dataset_manifest
 
 __all__ = [
-    "DARK_LAYOUT",
     "PairIndex",
     "PairsResult",
     "index_pairs",
     "index_layout",
     "make_pairs",
-    "match_by_key",
-    "pair_key",
     "render_pair",
     "romm_decode",
     "write_index",
 ]
 
-#: FiveK-Dark layout: split -> (inputs folder, targets folder).
-DARK_LAYOUT = {"train": ("trainA", "trainB"), "test": ("testA", "testB")}
-_KEY = re.compile(r"^a?(\d{4})(?!\d)", re.IGNORECASE)
 _TARGET_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
 _ASPECT_TOLERANCE = 0.03
 _ROMM_ET = 1.0 / 512.0  # ROMM RGB linear segment threshold (linear domain)
-
-
-def pair_key(name: str) -> str:
-    """Matching key of a file: ``a<NNNN>`` for FiveK-style names, else the stem.
-
-    >>> pair_key("a0899-_DSC5348 (original).dng"), pair_key("4521_input.jpg"), pair_key("x.png")
-    ('a0899', 'a4521', 'x')
-    """
-    stem = Path(name).stem
-    match = _KEY.match(stem)
-    return f"a{int(match.group(1)):04d}" if match else stem
-
-
-def match_by_key(inputs: Iterable[Path], targets: Iterable[Path]) -> tuple[list[tuple[str, Path, Path]], list[str], list[str]]:
-    """Pair files whose :func:`pair_key` agree (exact stem first). Returns (pairs, unmatched inputs, unmatched targets).
-
-    A key held by two files on one side is ambiguous: those files are reported unmatched.
-    """
-    def group(paths: Iterable[Path]) -> dict[str, list[Path]]:
-        grouped: dict[str, list[Path]] = defaultdict(list)
-        for path in paths:
-            grouped[pair_key(path.name)].append(path)
-        return grouped
-
-    left, right = group(inputs), group(targets)
-    pairs, lost_in, lost_tg = [], [], []
-    for key in sorted(set(left) | set(right)):
-        ins, tgs = left.get(key, []), right.get(key, [])
-        if len(ins) == 1 and len(tgs) == 1:
-            pairs.append((key, ins[0], tgs[0]))
-            continue
-        if ins and tgs:  # ambiguous id: fall back to exact stems
-            by_stem = {t.stem: t for t in tgs}
-            for path in ins:
-                if path.stem in by_stem:
-                    pairs.append((key, path, by_stem.pop(path.stem)))
-                else:
-                    lost_in.append(path.name)
-            lost_tg.extend(t.name for t in by_stem.values())
-        else:
-            lost_in.extend(p.name for p in ins)
-            lost_tg.extend(p.name for p in tgs)
-    return pairs, sorted(lost_in), sorted(lost_tg)
 
 
 def romm_decode(encoded: np.ndarray) -> np.ndarray:

@@ -27,12 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from bno.model import SequentialRetoucher, load_checkpoint
+from bno.model import SequentialRetoucher, load_checkpoint, resolve_checkpoint
 
 from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
 from bno.pipelines.evaluate.metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
-from bno.pipelines.train.data import load_paired_data, to_tensor
-from bno.pipelines.train.runs import resolve_checkpoint
+from bno.pipelines.data.paired import load_paired_data, to_tensor
 
 __all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]
 

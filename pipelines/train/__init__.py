@@ -8,6 +8,6 @@ whole chain on expert pairs) and ``bno-train evaluate`` are in :mod:`bno.pipelin
 from bno.pipelines.train.config import ConfigError, TrainConfig, load_config
 from bno.pipelines.train.loop import TrainingError
 from bno.pipelines.train.runner import run_stage
-from bno.pipelines.train.runs import RunDir, resolve_checkpoint
+from bno.pipelines.train.runs import RunDir
 
-__all__ = ["ConfigError", "RunDir", "TrainConfig", "TrainingError", "load_config", "resolve_checkpoint", "run_stage"]
+__all__ = ["ConfigError", "RunDir", "TrainConfig", "TrainingError", "load_config", "run_stage"]

@@ -25,10 +25,9 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,26 +35,23 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from bno.synth.io import IMAGE_SUFFIXES, read_image
+from bno.pipelines.data.paired import to_tensor
+from bno.synth.io import read_image
 from bno.synth.ops import OPERATORS
 
 __all__ = [
     "ImageStore",
     "KeySampler",
     "OperatorData",
-    "PairedData",
     "Stage1Pairs",
     "Stage2Pairs",
     "EvalPair",
     "dataset_fingerprint",
     "item_rng",
     "load_operator_data",
-    "load_paired_data",
-    "to_tensor",
     "worker_init",
 ]
 
-_PAIR_KEY = re.compile(r"^a?(\d{4})(?!\d)", re.IGNORECASE)  # a4521-x.tif ↔ a4521.jpg ↔ 4521_input.jpg
 NEUROP_CROP_MARGIN = (1, 20)  # NeurOp crops (h − 20 … h − 1) × (w − 20 … w − 1)
 
 
@@ -74,17 +70,6 @@ def worker_init(worker_id: int, seed: int = 0) -> None:
     torch.set_num_threads(1)
     torch.manual_seed(int(seed) * 1000 + worker_id)
     np.random.seed(np.random.SeedSequence([int(seed), worker_id]).generate_state(1)[0])
-
-
-def to_tensor(pixels: np.ndarray) -> torch.Tensor:
-    """``(H, W, 3)`` uint8/uint16/float array → ``(3, H, W)`` float32 tensor in [0, 1]."""
-    if pixels.dtype == np.uint8:
-        array = pixels.astype(np.float32) / 255.0
-    elif pixels.dtype == np.uint16:
-        array = pixels.astype(np.float32) / 65535.0
-    else:
-        array = pixels.astype(np.float32, copy=False)
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
 
 
 class ImageStore:
@@ -322,55 +307,6 @@ def stage1_eval_pairs(data: OperatorData, ops: Sequence[str], per_scene: int, se
 
 
 # --------------------------------------------------------------------------- stage 2: paired folders
-
-
-@dataclass
-class PairedData:
-    """Input/target files of a paired dataset, per split, matched by id."""
-
-    root: Path
-    train: list[tuple[str, Path, Path]] = field(default_factory=list)  # (id, input, target)
-    test: list[tuple[str, Path, Path]] = field(default_factory=list)
-
-
-def _pair_key(path: Path) -> str:
-    match = _PAIR_KEY.match(path.stem)
-    return f"a{match.group(1)}" if match else path.stem
-
-
-def _pair_folder(inputs: Path, targets: Path) -> list[tuple[str, Path, Path]]:
-    def listing(folder: Path) -> dict[str, Path]:
-        found: dict[str, Path] = {}
-        for path in sorted(folder.iterdir()):
-            if path.is_file() and path.suffix.lower() in IMAGE_SUFFIXES and not path.name.startswith("."):
-                key = _pair_key(path)
-                if key in found:
-                    raise ValueError(f"{folder}: two files share the id {key!r}: {found[key].name}, {path.name}")
-                found[key] = path
-        return found
-
-    a, b = listing(inputs), listing(targets)
-    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-    if only_a or only_b:
-        raise ValueError(
-            f"{inputs.parent}: unpaired files — inputs without target: {only_a[:5]}, targets without input: {only_b[:5]}"
-        )
-    return [(key, a[key], b[key]) for key in sorted(a)]
-
-
-def load_paired_data(root: str | Path) -> PairedData:
-    """Read a ``trainA/trainB/testA/testB`` folder (train or test may be absent, not both)."""
-    root = Path(root)
-    if not root.is_dir():
-        raise FileNotFoundError(f"{root}: no such dataset folder")
-    data = PairedData(root)
-    for split in ("train", "test"):
-        inputs, targets = root / f"{split}A", root / f"{split}B"
-        if inputs.is_dir() and targets.is_dir():
-            setattr(data, split, _pair_folder(inputs, targets))
-    if not data.train and not data.test:
-        raise ValueError(f"{root}: no trainA/trainB or testA/testB image folders (FiveK-Dark layout)")
-    return data
 
 
 class Stage2Pairs(Dataset):

@@ -32,40 +32,16 @@ import torch
 import yaml
 
 from bno.model import SequentialRetoucher, load_checkpoint, save_checkpoint
+from bno.model.checkpoint import COMPLETE, checkpoint_dir
 
 from bno.pipelines.data.provenance import code_version
 from bno.pipelines.train.config import TrainConfig, config_to_dict, load_config
 
 __all__ = [
     "RunDir",
-    "checkpoint_dir",
-    "resolve_checkpoint",
 ]
 
-COMPLETE = "COMPLETE"
 TRAINER_STATE = "trainer.pt"
-
-
-def checkpoint_dir(base: Path) -> Path | None:
-    """The complete checkpoint at ``base`` (or its ``.old`` twin after a crash), else ``None``."""
-    for candidate in (base, base.with_name(base.name + ".old")):
-        if (candidate / COMPLETE).is_file():
-            return candidate
-    return None
-
-
-def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
-    """A checkpoint path from a checkpoint dir/file or a run directory (→ its best, else last)."""
-    p = Path(path)
-    if (p / "checkpoints").is_dir():
-        for name in ("best", "last"):
-            found = checkpoint_dir(p / "checkpoints" / name)
-            if found is not None:
-                return found
-        raise FileNotFoundError(f"{p}: run directory without a complete checkpoint")
-    if not p.exists():
-        raise FileNotFoundError(f"{p}: no such checkpoint or run directory")
-    return p
 
 
 class RunDir:

@@ -28,6 +28,7 @@ from bno.model import SequentialRetoucher, build_model
 from bno.synth.ops import get_operator
 
 from bno.pipelines.edit.sliders import slider_mapping
+from bno.pipelines.data.paired import to_tensor
 from bno.pipelines.train.config import TrainConfig
 from bno.pipelines.train.data import (
     ImageStore,
@@ -37,7 +38,6 @@ from bno.pipelines.train.data import (
     dataset_fingerprint,
     load_operator_data,
     stage1_eval_pairs,
-    to_tensor,
 )
 from bno.pipelines.train.losses import combined_loss
 from bno.pipelines.train.loop import StageSpec

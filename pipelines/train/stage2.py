@@ -20,13 +20,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from bno.model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint
+from bno.model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint, resolve_checkpoint
 
 from bno.pipelines.train.config import TrainConfig
-from bno.pipelines.train.data import ImageStore, Stage2Pairs, dataset_fingerprint, load_paired_data, steps_for_one_pass, to_tensor
+from bno.pipelines.data.paired import load_paired_data, to_tensor
+from bno.pipelines.train.data import ImageStore, Stage2Pairs, dataset_fingerprint, steps_for_one_pass
 from bno.pipelines.train.losses import combined_loss
 from bno.pipelines.train.loop import StageSpec
-from bno.pipelines.train.runs import resolve_checkpoint
 
 __all__ = ["Stage2Step", "build_stage2", "init_from_stage1"]
 
