@@ -32,8 +32,7 @@ import numpy as np
 import rawpy
 import tifffile
 
-from .colour_spaces import prophoto_to_srgb
-from .temperature import WhitePoint, xy_to_temperature_tint
+from .temperature import D50_WHITE, WhitePoint, xy_to_temperature_tint
 
 __all__ = [
     "RAW_SUFFIXES",
@@ -42,7 +41,6 @@ __all__ = [
     "as_shot_white",
     "decode_raw",
     "is_raw_path",
-    "render_display",
     "resize_long_edge",
 ]
 
@@ -225,15 +223,10 @@ def decode_raw(path: os.PathLike | str, *, half_size: bool = False, long_edge: i
     except Exception as error:  # LibRaw's own errors and anything it trips on
         raise _decode_error(path, error) from None
     if not np.all(camera_wb > 0) or not matrices:
-        as_shot = WhitePoint(5003.0, 0.0)  # no metadata: D50, the working-space white
+        as_shot = D50_WHITE  # no metadata: the working-space white
     else:
         as_shot = as_shot_white(1.0 / camera_wb, matrices)
     # Area-resize the 16-bit data first (OpenCV's INTER_AREA is exact to ±0.5/65535 on
     # uint16), so the float conversion touches only the pixels we keep.
     image = np.multiply(resize_long_edge(rgb16, long_edge), np.float32(1.0 / 65535.0), dtype=np.float32)
     return DecodedRaw(image, as_shot, cfa, path)
-
-
-def render_display(path: os.PathLike | str, *, half_size: bool = False, long_edge: int | None = None) -> np.ndarray:
-    """A raw as display sRGB (H, W, 3) float32 in [0, 1], at its as-shot white, no other edits."""
-    return prophoto_to_srgb(decode_raw(path, half_size=half_size, long_edge=long_edge).image)

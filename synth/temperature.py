@@ -26,7 +26,7 @@ from typing import NamedTuple
 import colour
 import numpy as np
 
-__all__ = ["TINT_PER_DUV", "WhitePoint", "temperature_tint_to_xy", "xy_to_temperature_tint", "xy_to_XYZ"]
+__all__ = ["D50_WHITE", "D65_WHITE", "TINT_PER_DUV", "WhitePoint", "temperature_tint_to_xy", "xy_to_temperature_tint", "xy_to_XYZ"]
 
 #: Adobe tint units per unit of Duv (CIE 1960 UCS distance from the Planckian locus).
 TINT_PER_DUV = 3000.0
@@ -62,3 +62,10 @@ def xy_to_XYZ(xy: np.ndarray) -> np.ndarray:
     xy = np.asarray(xy, dtype=np.float64)
     x, y = xy[..., 0], xy[..., 1]
     return np.stack([x / y, np.ones_like(x), (1.0 - x - y) / y], axis=-1)
+
+
+_CIE_1931 = colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]
+#: CIE D65 in Adobe coordinates (≈ 6504 K, tint +9.8): sRGB's white, the as-shot white assumed for rendered images.
+D65_WHITE: WhitePoint = xy_to_temperature_tint(_CIE_1931["D65"])
+#: CIE D50 in Adobe coordinates (≈ 5001 K, tint +9.6): ProPhoto's white, assumed for a raw without white-balance metadata.
+D50_WHITE: WhitePoint = xy_to_temperature_tint(_CIE_1931["D50"])

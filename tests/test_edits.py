@@ -12,7 +12,8 @@ from click.testing import CliRunner
 
 from bno.model import BilateralConfig, BilateralNeuralOperators, BNOConfig, save_checkpoint
 from bno.pipelines.cli.enhance import main as enhance
-from bno.pipelines.edit.sliders import camera_raw_settings, parse_overrides, resolve_overrides, slider_mapping, SliderChange, warmer_temperature
+from bno.pipelines.edit.sliders import camera_raw_settings, parse_overrides, resolve_overrides, SliderChange, warmer_temperature
+from bno.synth.ops import slider_mapping
 from bno.pipelines.edit.xmp import CameraRawSettings, parse_xmp, xmp_packet
 from raw_factory import make_scene_dng
 from bno.synth.io import write_image

@@ -28,7 +28,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bno.synth.ops import OPERATORS, TEMPERATURE_RANGE, WhitePoint, get_operator
+import numpy as np
+
+from bno.synth.ops import D65_WHITE, OPERATORS, TEMPERATURE_RANGE, WhitePoint, get_operator, mired
 
 from bno.pipelines.edit.xmp import CameraRawSettings
 
@@ -39,28 +41,10 @@ __all__ = [
     "describe_changes",
     "parse_overrides",
     "resolve_overrides",
-    "slider_mapping",
-    "strength_span",
 ]
 
-_MIRED = 1e6
 #: Camera Raw IncrementalTemperature units per mired (approximate, see the module docstring).
 INCREMENTAL_PER_MIRED = 0.5
-
-
-def strength_span(code: str, levels: int | None = None) -> float:
-    """Slider change (slider units; mired for WB) that strength +1 stands for, from the schedule."""
-    op = get_operator(code)
-    values = op.level_values(levels, WhitePoint(5000.0, 0.0))
-    if op.code == "WB":
-        return float(_MIRED / values[0] - _MIRED / values[-1])
-    return float(values[-1] - values[0])
-
-
-def slider_mapping(codes: list[str] | tuple[str, ...], levels: Mapping[str, int] | None = None) -> dict[str, tuple[float, float]]:
-    """``{code: (change at v = −1, change at v = +1)}`` for a model's ``config.sliders``."""
-    levels = levels or {}
-    return {code: (-strength_span(code, levels.get(code)), strength_span(code, levels.get(code))) for code in codes}
 
 
 @dataclass(frozen=True)
@@ -74,7 +58,7 @@ class SliderChange:
     def describe(self, as_shot: WhitePoint | None) -> str:
         """Human-readable, e.g. ``Exposure +0.85 EV`` or ``Temperature 5600 K (+18 mired)``."""
         op = get_operator(self.code)
-        if op.code == "WB":
+        if op.change_unit == "mired":  # Temperature: absolute from a raw's as-shot white, else incremental
             if as_shot is None:
                 return f"Temperature {self.change * INCREMENTAL_PER_MIRED:+.0f} (incremental, {self.change:+.0f} mired)"
             return f"Temperature {warmer_temperature(as_shot, self.change):.0f} K / Tint {round(as_shot.tint):+d}"
@@ -86,8 +70,7 @@ class SliderChange:
 def warmer_temperature(as_shot: WhitePoint, mired_change: float) -> float:
     """The Temperature (K) ``mired_change`` mired above ``as_shot`` on the WB schedule's scale, clipped."""
     low, high = TEMPERATURE_RANGE
-    mired = min(max(_MIRED / as_shot.temperature - mired_change, _MIRED / high), _MIRED / low)
-    return _MIRED / mired
+    return float(mired(np.clip(mired(as_shot.temperature) - mired_change, mired(high), mired(low))))
 
 
 def describe_changes(changes: list[SliderChange], as_shot: WhitePoint | None, approximate: bool) -> str:
@@ -100,20 +83,16 @@ def camera_raw_settings(changes: list[SliderChange], as_shot: WhitePoint | None)
     """Camera Raw settings for an XMP sidecar: absolute WB for raws (``as_shot`` given), incremental otherwise."""
     values: dict[str, float] = {}
     for change in changes:
-        code = get_operator(change.code).code
-        if code == "EX":
-            values["exposure"] = change.change
-        elif code == "BC":
-            values["blacks"] = change.change
-        elif code == "VB":
-            values["vibrance"] = change.change
-        elif code == "WB" and as_shot is not None:
-            values["temperature"] = warmer_temperature(as_shot, change.change)
-            values["tint"] = as_shot.tint
-        elif code == "WB":
-            values["incremental_temperature"] = change.change * INCREMENTAL_PER_MIRED
-            values["incremental_tint"] = 0.0
-    return CameraRawSettings(**values)
+        op = get_operator(change.code)
+        if op.change_unit != "mired":
+            values[op.camera_raw_key] = change.change
+        elif as_shot is not None:
+            values["Temperature"] = warmer_temperature(as_shot, change.change)
+            values["Tint"] = as_shot.tint
+        else:
+            values["IncrementalTemperature"] = change.change * INCREMENTAL_PER_MIRED
+            values["IncrementalTint"] = 0.0
+    return CameraRawSettings.from_keys(values)
 
 
 # --------------------------------------------------------------------------- --set overrides
@@ -181,20 +160,20 @@ def resolve_overrides(
             low, high = sliders[item.code]
             span = (high - low) / 2
             current_change = low + (current + 1.0) * span
-            if item.code == "WB":
-                reference = as_shot or WhitePoint(6504.0, 0.0)
+            if get_operator(item.code).change_unit == "mired":
+                reference = as_shot or D65_WHITE
                 current_temperature = warmer_temperature(reference, current_change)
                 target = item.value if item.mode == "set" else current_temperature + item.value
                 if target <= 0:
                     raise ValueError(f"--set: Temperature {target:g} K is not a temperature")
-                change = _MIRED / reference.temperature - _MIRED / target
+                change = float(mired(reference.temperature) - mired(target))
             else:
                 change = item.value if item.mode == "set" else current_change + item.value
             v = (change - low) / span - 1.0
         if not -1.0 - 1e-9 <= v <= 1.0 + 1e-9:
             op = get_operator(item.code)
             low, high = sliders.get(item.code, (-1.0, 1.0))
-            unit = "mired" if op.code == "WB" else op.unit
+            unit = op.change_unit
             raise ValueError(
                 f"--set {op.name}: strength {v:+.3g} is outside [-1, 1] (slider change [{low:+g}, {high:+g}] {unit})"
             )

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 import xml.etree.ElementTree as ElementTree
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,16 @@ CRS_NAMESPACE = "http://ns.adobe.com/camera-raw-settings/1.0/"
 _RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _X = "adobe:ns:meta/"
 _PROCESS_VERSION = "11.0"
+#: Camera Raw setting name -> field of :class:`CameraRawSettings`.
+_FIELD_OF_KEY = {
+    "Exposure2012": "exposure",
+    "Blacks2012": "blacks",
+    "Temperature": "temperature",
+    "Tint": "tint",
+    "IncrementalTemperature": "incremental_temperature",
+    "IncrementalTint": "incremental_tint",
+    "Vibrance": "vibrance",
+}
 
 
 @dataclass(frozen=True)
@@ -46,6 +57,14 @@ class CameraRawSettings:
     incremental_temperature: float | None = None  #: −100 … 100 (rendered images)
     incremental_tint: float | None = None  #: −100 … 100 (rendered images)
     vibrance: float | None = None  #: slider units
+
+    @classmethod
+    def from_keys(cls, values: Mapping[str, float]) -> CameraRawSettings:
+        """Settings from Camera Raw names (``{"Exposure2012": 0.5, "Temperature": 5600, …}``)."""
+        unknown = sorted(set(values) - set(_FIELD_OF_KEY))
+        if unknown:
+            raise ValueError(f"unknown Camera Raw setting(s) {', '.join(unknown)}; known: {', '.join(_FIELD_OF_KEY)}")
+        return cls(**{_FIELD_OF_KEY[key]: float(value) for key, value in values.items()})
 
     def attributes(self) -> dict[str, str]:
         """``crs:`` attribute names (without prefix) -> serialised values, Camera Raw's formats."""

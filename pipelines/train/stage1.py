@@ -25,9 +25,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from bno.model import SequentialRetoucher, build_model
-from bno.synth.ops import get_operator
+from bno.synth.ops import get_operator, slider_mapping
 
-from bno.pipelines.edit.sliders import slider_mapping
 from bno.pipelines.data.paired import to_tensor
 from bno.pipelines.train.config import TrainConfig
 from bno.pipelines.train.data import (

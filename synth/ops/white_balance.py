@@ -33,12 +33,10 @@ import colour
 import numpy as np
 
 from ..colour_spaces import PROPHOTO_TO_XYZ, XYZ_TO_PROPHOTO, apply_matrix
-from ..temperature import WhitePoint, temperature_tint_to_xy, xy_to_temperature_tint, xy_to_XYZ
+from ..temperature import D65_WHITE, WhitePoint, temperature_tint_to_xy, xy_to_XYZ
 
 __all__ = ["D65_WHITE", "white_balance", "white_balance_matrix"]
 
-#: The display white of sRGB in Adobe coordinates: the as-shot white assumed for rendered images.
-D65_WHITE: WhitePoint = xy_to_temperature_tint(colour.CCS_ILLUMINANTS["CIE 1931 2 Degree Standard Observer"]["D65"])
 
 _BRADFORD = np.asarray(colour.adaptation.CAT_BRADFORD, dtype=np.float64)
 
