@@ -32,6 +32,7 @@ __all__ = [
     "prophoto_to_srgb8",
     "srgb_to_prophoto",
     "apply_matrix",
+    "romm_decode",
 ]
 
 _PROPHOTO = colour.RGB_COLOURSPACES["ProPhoto RGB"]
@@ -110,3 +111,20 @@ def prophoto_to_srgb8(prophoto: np.ndarray) -> np.ndarray:
     linear *= np.float32(65535.0)
     linear += np.float32(0.5)
     return _SRGB8_TABLE[linear.astype(np.uint16)]
+
+
+#: ROMM RGB's linear-segment threshold ``Et`` (ISO 22028-2), in the linear domain.
+ROMM_ET = 1.0 / 512.0
+
+
+def romm_decode(encoded: np.ndarray) -> np.ndarray:
+    """ROMM RGB (ProPhoto) encoded values in [0, 1] → linear, float32, any shape.
+
+    ISO 22028-2 / ANSI/I3A IT10.7666: ``E/16`` below ``16·Et`` (Et = 1/512), else ``E**1.8``.
+    FiveK's 16-bit ``tiff16_*`` targets are stored this way.
+
+    >>> romm_decode(np.array([0.0, 0.01, 1.0])).tolist()
+    [0.0, 0.0006250000296859443, 1.0]
+    """
+    encoded = np.clip(np.asarray(encoded, dtype=np.float32), 0.0, 1.0)
+    return np.where(encoded < 16 * ROMM_ET, encoded / 16.0, encoded ** np.float32(1.8)).astype(np.float32)

@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from conftest import GOOD_SCENES
 from bno.pipelines.data.audit import audit
 from bno.pipelines.data.manifest import read_manifest
-from bno.pipelines.data.pairs import match_by_key, pair_key, romm_decode
+from bno.pipelines.data.fivek import match_by_key, pair_key
+from bno.synth.colour_spaces import romm_decode
 from bno.pipelines.cli.synth import main
 from bno.synth.io import read_image, write_image
 
@@ -52,10 +53,12 @@ def test_pair_key_and_matching():
     assert lost_in == ["b.dng"] and lost_tg == ["a0003.jpg"]
 
 
-def test_romm_decode():
-    assert romm_decode(np.array([0.0, 1.0 / 64, 1.0]))[[0, 2]].tolist() == [0.0, 1.0]
-    assert float(romm_decode(np.array([0.5]))[0]) == pytest.approx(0.5**1.8, rel=1e-6)
-    assert float(romm_decode(np.array([16 / 512 - 1e-6]))[0]) == pytest.approx((16 / 512) / 16, rel=1e-3)
+def test_romm_decode_matches_colour_science():
+    """An independent implementation of the ROMM RGB transfer function (ISO 22028-2)."""
+    colour = pytest.importorskip("colour")
+    encoded = np.concatenate([np.linspace(0, 1, 1001), [16 / 512 - 1e-6, 16 / 512, 16 / 512 + 1e-6]])
+    expected = colour.models.cctf_decoding_ProPhotoRGB(encoded)
+    np.testing.assert_allclose(romm_decode(encoded), expected, rtol=2e-6, atol=1e-7)
 
 
 def test_pairs_from_raws_and_targets(good_raws, targets, tmp_path):

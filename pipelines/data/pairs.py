@@ -44,24 +44,16 @@ __all__ = [
     "index_layout",
     "make_pairs",
     "render_pair",
-    "romm_decode",
     "write_index",
 ]
 
 _TARGET_SUFFIXES = (".tif", ".tiff", ".jpg", ".jpeg", ".png")
 _ASPECT_TOLERANCE = 0.03
-_ROMM_ET = 1.0 / 512.0  # ROMM RGB linear segment threshold (linear domain)
-
-
-def romm_decode(encoded: np.ndarray) -> np.ndarray:
-    """ROMM RGB (ProPhoto) TRC to linear: ``E/16`` below ``16·Et`` (Et = 1/512), else ``E**1.8``; float32."""
-    encoded = np.clip(np.asarray(encoded, dtype=np.float32), 0.0, 1.0)
-    return np.where(encoded < 16 * _ROMM_ET, encoded / 16.0, encoded ** np.float32(1.8)).astype(np.float32)
 
 
 def _load_target_srgb(path: Path) -> np.ndarray:
     """A target as display sRGB (H, W, 3) float32: 16-bit TIFFs are ProPhoto (ROMM TRC), others sRGB as stored."""
-    from bno.synth.colour_spaces import prophoto_to_srgb
+    from bno.synth.colour_spaces import prophoto_to_srgb, romm_decode
     from bno.synth.io import read_image
 
     loaded = read_image(path)
