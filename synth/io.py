@@ -30,6 +30,7 @@ __all__ = [
     "IMAGE_SUFFIXES",
     "ImageReadError",
     "LoadedImage",
+    "TEMP_SUFFIX",
     "atomic_write_bytes",
     "encode_image",
     "encode_srgb",
@@ -152,16 +153,19 @@ def _current_umask() -> int:
 
 #: Mode of written files: what ``open()`` would give (``0o666`` less the umask at import).
 _FILE_MODE = 0o666 & ~_current_umask()
+#: Name ending of :func:`atomic_write_bytes`'s temporary files (hidden, ``.<…>`` + this). Unique to
+#: this tool, so a cleanup after a killed run can match exactly its own leftovers and no user file.
+TEMP_SUFFIX = ".bno-tmp"
 
 
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    The temporary file is named ``.<name>.<random>.tmp``; it gets the usual file mode
+    The temporary file is named ``.<name>.<random>`` + :data:`TEMP_SUFFIX`; it gets the usual file mode
     (``0o666`` less the umask, not ``mkstemp``'s 0600) before it is renamed over ``path``.
     """
     path = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)

@@ -190,10 +190,44 @@ def record_failure(root: Path) -> tuple[str, str]:
     return "generation-failures", "a0500-corrupt.dng"
 
 
+def symlink_file_outside(root: Path) -> tuple[str, str]:
+    """A recorded file replaced by a link to a file outside the root with the same bytes and hash."""
+    record = first(root)
+    outside = root.parent / "outside.png"
+    shutil.copy(root / record["path"], outside)
+    (root / record["path"]).unlink()
+    (root / record["path"]).symlink_to(outside)
+    return "paths-inside-root", record["path"]
+
+
+def symlink_folder_outside(root: Path) -> tuple[str, str]:
+    """An operator folder replaced by a link to a copy of it outside the root."""
+    outside = root.parent / "outside-WB"
+    shutil.move(root / "WB", outside)
+    (root / "WB").symlink_to(outside, target_is_directory=True)
+    return "paths-inside-root", first(root, "WB")["path"]
+
+
+def symlink_loop(root: Path) -> tuple[str, str]:
+    record = first(root)
+    path = root / record["path"]
+    path.unlink()
+    path.symlink_to(path.name)  # points at itself
+    return "paths-inside-root", record["path"]
+
+
+def path_is_a_list(root: Path) -> tuple[str, str]:
+    records = records_of(root)
+    records.append({**records[0], "path": ["a"], "scene": "zz", "level": 0})
+    rewrite(root, records)
+    return "paths-inside-root", "['a']"
+
+
 BREAKERS: list[Callable[[Path], tuple[str, str]]] = [
     delete_file, add_orphan, leave_temp_file, flip_a_byte, remove_a_level, value_out_of_range, value_off_schedule,
     leak_scene_into_test, leak_source_hash, duplicate_record, duplicate_output, corrupt_png, wrong_size,
     stale_manifest_hash, escape_dotdot, escape_absolute, drop_field, record_failure,
+    symlink_file_outside, symlink_folder_outside, symlink_loop, path_is_a_list,
 ]
 
 
@@ -241,3 +275,35 @@ def test_missing_yaml_fails_the_hash_row(dataset):
     rows = {row.name: row for row in audit(dataset)}
     assert not rows["manifest-hash"].ok
     assert rows["incomplete-scenes"].ok  # falls back to the records' level counts
+
+
+def test_a_symlink_inside_the_root_is_fine(dataset):
+    record = first(dataset)
+    moved = dataset / "EX" / "real-file.png"
+    (dataset / record["path"]).rename(moved)
+    (dataset / record["path"]).symlink_to(moved.name)
+    rows = {row.name: row for row in audit(dataset)}
+    assert rows["paths-inside-root"].ok and rows["checksums"].ok
+    assert not rows["orphan-files"].ok and rows["orphan-files"].details == ("EX/real-file.png",)
+
+
+def test_a_manifest_linked_from_outside_is_refused(dataset):
+    outside = dataset.parent / "elsewhere.jsonl"
+    (dataset / "manifest.jsonl").rename(outside)
+    (dataset / "manifest.jsonl").symlink_to(outside)
+    result = CliRunner().invoke(main, ["audit", str(dataset)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and "manifest.jsonl" in result.output and "outside the root" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("field", ["scene", "op", "level", "split", "sha256", "role"])
+def test_fields_of_the_wrong_type_fail_rows_instead_of_crashing(dataset, field):
+    records = records_of(dataset)
+    records[0][field] = ["x"]
+    (dataset / "manifest.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))  # as a user's editor would
+    result = CliRunner().invoke(main, ["audit", str(dataset), "--json"])
+    assert result.exit_code == 1, result.output
+    rows = {row["name"]: row for row in json.loads(result.output)["checks"]}
+    assert not rows["record-schema"]["ok"]
+    assert any(f"{field} is list" in line for line in rows["record-schema"]["details"]), rows["record-schema"]

@@ -7,10 +7,11 @@ clean when every row is ``ok``.
 
 | check             | fails when                                                                  |
 |-------------------|-----------------------------------------------------------------------------|
-| record-schema     | a record lacks a required field                                             |
-| paths-inside-root | a record path is absolute, has ``..`` or a backslash (it is not opened)      |
+| record-schema     | a record lacks a required field or has one of the wrong JSON type           |
+| paths-inside-root | a record path is not a string, is absolute, has ``..`` or a backslash, or   |
+|                   | resolves (symlinks followed) outside the root — such a file is not opened   |
 | missing-files     | a recorded file does not exist                                              |
-| orphan-files      | a file under the root is in no record (temp files ``.*.tmp`` included)       |
+| orphan-files      | a file under the root is in no record (leftover temp files included)        |
 | checksums         | a file's size or sha256 differs from its record                             |
 | incomplete-scenes | a scene lacks an operator or level (pairs: the input or the target)         |
 | values            | a value is outside the declared slider range or off the operator schedule   |
@@ -24,11 +25,10 @@ clean when every row is ``ok``.
 from __future__ import annotations
 
 import os
-import re
 from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from bno.synth.ops import get_operator
@@ -36,6 +36,7 @@ from bno.synth.temperature import WhitePoint
 
 from bno.pipelines.data.fivek import fivek_id
 from bno.pipelines.data.manifest import DATASET_MANIFEST, MANIFEST_JSONL, RECORDS_DIR, REQUIRED_FIELDS, read_manifest, sha256_file
+from bno.pipelines.data.paths import DatasetRoot, lexical_problem
 
 __all__ = [
     "CHECKS",
@@ -53,6 +54,12 @@ PAIR_FIELDS = ("path", "sha256", "bytes", "scene", "source", "source_sha256", "o
 _BOOKKEEPING = {MANIFEST_JSONL, DATASET_MANIFEST, "pairs.jsonl"}
 _SKIPPED_DIRS = {RECORDS_DIR, "preview"}
 _VALUE_TOLERANCE = 1e-6  # relative, for schedule values
+#: JSON type of each record field the checks read (``manifest.jsonl`` is user-editable text).
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    **dict.fromkeys(("path", "sha256", "scene", "source", "source_sha256", "op", "unit", "split", "role"), (str,)),
+    **dict.fromkeys(("bytes", "level", "levels", "width", "height"), (int,)),
+    **dict.fromkeys(("value", "as_shot_temperature", "as_shot_tint"), (int, float)),
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +88,10 @@ class Dataset:
 
 @dataclass
 class FileFacts:
-    """Per recorded path (safe paths only): existence, size, sha256, decoded (H, W) or error."""
+    """Per recorded path: where it escapes the root; for the safe ones existence, size, sha256,
+    decoded (H, W) or error."""
 
+    escapes: dict[str, str] = field(default_factory=dict)  #: lexically safe path -> why it resolves outside
     exists: dict[str, bool] = field(default_factory=dict)
     size: dict[str, int] = field(default_factory=dict)
     sha256: dict[str, str] = field(default_factory=dict)
@@ -114,10 +123,11 @@ def load_dataset(root: os.PathLike | str) -> Dataset:
     root = Path(root)
     if not root.is_dir():
         raise FileNotFoundError(f"dataset folder {root} does not exist")
-    records = read_manifest(root / MANIFEST_JSONL)
+    inside = DatasetRoot(root)
+    records = read_manifest(inside.path(MANIFEST_JSONL))  # DatasetPathError (a ValueError) if it escapes
     meta, meta_error = None, None
     try:
-        with open(root / DATASET_MANIFEST, encoding="utf-8") as handle:
+        with open(inside.path(DATASET_MANIFEST), encoding="utf-8") as handle:
             meta = yaml.safe_load(handle)
         if not isinstance(meta, dict):
             meta, meta_error = None, f"{DATASET_MANIFEST} is not a mapping"
@@ -125,23 +135,19 @@ def load_dataset(root: os.PathLike | str) -> Dataset:
         meta_error = f"{DATASET_MANIFEST} is missing"
     except yaml.YAMLError as error:
         meta_error = f"{DATASET_MANIFEST} is not valid YAML ({type(error).__name__})"
+    except ValueError as error:  # a symlink out of the root
+        meta_error = f"{DATASET_MANIFEST}: {getattr(error, 'reason', error)}"
     return Dataset(root, records, _list_files(root), meta, meta_error)
 
 
-def _unsafe_reason(path: Any) -> str | None:
-    if not isinstance(path, str) or not path:
-        return "not a non-empty string"
-    if "\\" in path:
-        return "contains a backslash"
-    if path.startswith("/") or re.match(r"^[A-Za-z]:", path):
-        return "absolute"
-    if ".." in PurePosixPath(path).parts:
-        return "contains '..'"
-    return None
+def _path_of(record: Mapping[str, Any]) -> str | None:
+    """The record's path when it is a lexically safe string (usable as a key), else ``None``."""
+    path = record.get("path")
+    return path if lexical_problem(path) is None else None
 
 
 def _safe_paths(dataset: Dataset) -> list[str]:
-    return sorted({r["path"] for r in dataset.records if _unsafe_reason(r.get("path")) is None})
+    return sorted({path for r in dataset.records if (path := _path_of(r)) is not None})
 
 
 def _probe(root: Path, relative: str) -> tuple[str, bool, int, str, tuple[int, int] | None, str | None]:
@@ -162,8 +168,16 @@ def _probe(root: Path, relative: str) -> tuple[str, bool, int, str, tuple[int, i
 def gather_facts(dataset: Dataset, threads: int | None = None) -> FileFacts:
     """Hash and decode every safely recorded file once (thread pool: hashlib and OpenCV release the GIL)."""
     facts = FileFacts()
+    inside = DatasetRoot(dataset.root)
+    readable = []
+    for relative in _safe_paths(dataset):
+        reason = inside.problem(relative)
+        if reason is None:
+            readable.append(relative)
+        else:
+            facts.escapes[relative] = reason
     with ThreadPoolExecutor(max_workers=threads or min(8, (os.cpu_count() or 1) * 2)) as pool:
-        for relative, exists, size, digest, shape, error in pool.map(lambda p: _probe(dataset.root, p), _safe_paths(dataset)):
+        for relative, exists, size, digest, shape, error in pool.map(lambda p: _probe(dataset.root, p), readable):
             facts.exists[relative] = exists
             if exists:
                 facts.size[relative], facts.sha256[relative], facts.shape[relative] = size, digest, shape
@@ -185,20 +199,40 @@ def _is_pair(record: Mapping[str, Any]) -> bool:
     return record.get("op") == "pair"
 
 
+def _key(value: Any) -> Any:
+    """``value`` when it can key a dict (JSON scalars), else its ``repr`` — a malformed record
+    (say ``"scene": ["x"]``) fails the schema row instead of crashing the other checks."""
+    return value if value is None or isinstance(value, (str, int, float)) else repr(value)
+
+
+def _type_problems(record: Mapping[str, Any]) -> list[str]:
+    """``"<field> is <type>, not <expected>"`` for each known field of the wrong JSON type."""
+    problems = []
+    for name, expected in _FIELD_TYPES.items():
+        if name in record:
+            value = record[name]
+            if not isinstance(value, expected) or isinstance(value, bool):
+                problems.append(f"{name} is {type(value).__name__}, not {'/'.join(t.__name__ for t in expected)}")
+    return problems
+
+
 def check_schema(dataset: Dataset, facts: FileFacts) -> CheckRow:
-    """Every record has the required fields (operator or pair records)."""
+    """Every record has the required fields (operator or pair records), each of its JSON type."""
     problems = []
     for number, record in enumerate(dataset.records, 1):
         required = PAIR_FIELDS if _is_pair(record) else REQUIRED_FIELDS
         missing = [name for name in required if name not in record]
-        if missing:
-            problems.append(f"{record.get('path', f'record {number}')}: missing {', '.join(missing)}")
-    return _row("record-schema", problems, f"{len(dataset.records)} records have all fields", "{n} records lack fields")
+        found = ([f"missing {', '.join(missing)}"] if missing else []) + _type_problems(record)
+        if found:
+            problems.append(f"{record.get('path', f'record {number}')!s}: {'; '.join(found)}")
+    return _row("record-schema", problems, f"{len(dataset.records)} records have all fields", "{n} records lack fields or have wrong types")
 
 
 def check_paths(dataset: Dataset, facts: FileFacts) -> CheckRow:
-    """No record path escapes the dataset root (absolute, ``..``, backslashes)."""
-    problems = [f"{r.get('path')!s}: {reason}" for r in dataset.records if (reason := _unsafe_reason(r.get("path"))) is not None]
+    """No record path escapes the dataset root: lexically (absolute, ``..``, backslashes, not a
+    string) or once resolved (a symlink, of the file or a folder, to outside the root)."""
+    problems = [f"{r.get('path')!s}: {reason}" for r in dataset.records if (reason := lexical_problem(r.get("path"))) is not None]
+    problems += [f"{path}: {reason}" for path, reason in sorted(facts.escapes.items())]
     return _row("paths-inside-root", problems, "all paths are relative and inside the root", "{n} paths escape the root")
 
 
@@ -210,7 +244,7 @@ def check_missing(dataset: Dataset, facts: FileFacts) -> CheckRow:
 
 def check_orphans(dataset: Dataset, facts: FileFacts) -> CheckRow:
     """Every data file under the root is recorded (leftover temp files count as orphans)."""
-    recorded = {r.get("path") for r in dataset.records}
+    recorded = {_path_of(r) for r in dataset.records}
     problems = [path for path in dataset.files if path not in recorded]
     return _row("orphan-files", problems, f"{len(dataset.files)} files, none unrecorded", "{n} files are in no record")
 
@@ -219,7 +253,7 @@ def check_checksums(dataset: Dataset, facts: FileFacts) -> CheckRow:
     """Each existing file has its recorded size and sha256."""
     problems = []
     for record in dataset.records:
-        path = record.get("path")
+        path = _path_of(record)
         if path not in facts.sha256:
             continue
         if facts.sha256[path] != record.get("sha256"):
@@ -240,7 +274,7 @@ def _declared_levels(dataset: Dataset) -> dict[str, int]:
             continue
     if not declared:
         for record in dataset.records:
-            if not _is_pair(record) and "levels" in record:
+            if not _is_pair(record) and isinstance(record.get("levels"), int):
                 declared[str(record.get("op"))] = int(record["levels"])
     return declared
 
@@ -249,7 +283,7 @@ def check_incomplete(dataset: Dataset, facts: FileFacts) -> CheckRow:
     """Every scene has every declared operator at every level 0…N−1 (pairs: an input and a target)."""
     have: dict[str, set] = defaultdict(set)
     for record in dataset.records:
-        key = (record.get("op"), record.get("role")) if _is_pair(record) else (record.get("op"), record.get("level"))
+        key = (_key(record.get("op")), _key(record.get("role") if _is_pair(record) else record.get("level")))
         have[str(record.get("scene"))].add(key)
     levels = _declared_levels(dataset)
     problems = []
@@ -284,6 +318,8 @@ def check_values(dataset: Dataset, facts: FileFacts) -> CheckRow:
         try:
             op = get_operator(str(record.get("op")))
             value, level = float(record["value"]), int(record["level"])
+            count = levels.get(op.code, int(record.get("levels", op.default_levels)))
+            as_shot = WhitePoint(float(record.get("as_shot_temperature", 6504.0)), float(record.get("as_shot_tint", 0.0)))
         except (KeyError, TypeError, ValueError) as error:
             problems.append(f"{path}: unreadable op/level/value ({error})")
             continue
@@ -291,8 +327,6 @@ def check_values(dataset: Dataset, facts: FileFacts) -> CheckRow:
         if not low <= value <= high:
             problems.append(f"{path}: value {value:g} outside [{low:g}, {high:g}] {op.unit}")
             continue
-        count = levels.get(op.code, int(record.get("levels", op.default_levels)))
-        as_shot = WhitePoint(float(record.get("as_shot_temperature", 6504.0)), float(record.get("as_shot_tint", 0.0)))
         key = (op.code, count, as_shot if op.identity is None else None)
         if key not in schedules:
             schedules[key] = op.level_values(count, as_shot)
@@ -309,8 +343,8 @@ def check_leakage(dataset: Dataset, facts: FileFacts) -> CheckRow:
     splits: dict[tuple[str, str], set] = defaultdict(set)
     examples: dict[tuple[str, str], list] = defaultdict(list)
     for record in dataset.records:
-        split = record.get("split")
-        keys = [("scene", record.get("scene")), ("source sha256", record.get("source_sha256"))]
+        split = _key(record.get("split"))
+        keys = [("scene", _key(record.get("scene"))), ("source sha256", _key(record.get("source_sha256")))]
         number = fivek_id(str(record.get("scene", "")))
         if number is not None:
             keys.append(("FiveK id", f"a{number:04d}"))
@@ -332,7 +366,7 @@ def check_duplicates(dataset: Dataset, facts: FileFacts) -> CheckRow:
     by_hash: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for record in dataset.records:
         by_path[str(record.get("path"))] += 1
-        by_key[(record.get("op"), record.get("scene"), record.get("level"), record.get("role"))].append(record.get("path"))
+        by_key[tuple(_key(record.get(name)) for name in ("op", "scene", "level", "role"))].append(record.get("path"))
         by_hash[str(record.get("sha256"))][str(record.get("scene"))].append(str(record.get("path")))
     problems = [f"{path}: recorded {count} times" for path, count in sorted(by_path.items()) if count > 1]
     problems += [
@@ -351,7 +385,7 @@ def check_decodable(dataset: Dataset, facts: FileFacts) -> CheckRow:
     """Every existing image decodes, at the width × height its record states."""
     problems = [f"{path}: {error}" for path, error in sorted(facts.decode_error.items())]
     for record in dataset.records:
-        path = record.get("path")
+        path = _path_of(record)
         shape = facts.shape.get(path)
         if shape is not None and shape != (record.get("height"), record.get("width")):
             problems.append(f"{path}: decodes as {shape[1]}×{shape[0]}, recorded {record.get('width')}×{record.get('height')}")
