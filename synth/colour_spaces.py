@@ -123,8 +123,8 @@ def romm_decode(encoded: np.ndarray) -> np.ndarray:
     ISO 22028-2 / ANSI/I3A IT10.7666: ``E/16`` below ``16·Et`` (Et = 1/512), else ``E**1.8``.
     FiveK's 16-bit ``tiff16_*`` targets are stored this way.
 
-    >>> romm_decode(np.array([0.0, 0.01, 1.0])).tolist()
-    [0.0, 0.0006250000296859443, 1.0]
+    >>> romm_decode(np.array([0.0, 0.01, 0.5, 1.0])).astype(np.float64).round(6).tolist()
+    [0.0, 0.000625, 0.287175, 1.0]
     """
     encoded = np.clip(np.asarray(encoded, dtype=np.float32), 0.0, 1.0)
     return np.where(encoded < 16 * ROMM_ET, encoded / 16.0, encoded ** np.float32(1.8)).astype(np.float32)

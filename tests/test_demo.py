@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bno.pipelines.demo.workflow import main as demo
+from bno.pipelines.cli.demo import main as demo
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 #: Four train scenes and two test scenes (ids ≥ a4501) keep the run to about a minute.
@@ -72,10 +72,11 @@ def test_every_image_loads_in_chromium(report):
     assert not broken, f"images that did not load: {broken}"
 
 
-def test_outside_a_source_checkout_is_a_one_line_error(tmp_path, monkeypatch):
+def test_a_missing_recipe_is_a_one_line_error(tmp_path, monkeypatch):
     import bno.pipelines.demo.workflow
 
     monkeypatch.setattr(bno.pipelines.demo.workflow, "_CONFIGS", tmp_path / "configs")
     result = CliRunner().invoke(demo, ["--out", str(tmp_path / "demo")])
-    assert result.exit_code != 0 and result.output.startswith("error:") and "source checkout" in result.output
+    assert result.exit_code == 2 and result.output.startswith("error:") and "demo.yaml not found" in result.output
+    assert len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "demo").exists()  # nothing written

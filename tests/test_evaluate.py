@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from _train_data import make_paired_dataset, shared, tiny_recipe  # noqa: E402
 
-from bno.pipelines.evaluate import metrics  # noqa: E402
+from bno.synth import metrics
 from bno.pipelines.cli.train import main  # noqa: E402
 
 

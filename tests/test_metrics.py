@@ -1,4 +1,4 @@
-"""bno.pipelines.evaluate.metrics: PSNR/SSIM/ΔE76/ΔE2000 as SPEC §6 defines them, against known values."""
+"""bno.synth.metrics: PSNR/SSIM/ΔE76/ΔE2000 as SPEC §6 defines them, against known values; LPIPS's availability."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from skimage.color import lab2rgb
 
-from bno.pipelines.evaluate import metrics
+from bno.pipelines.evaluate.metrics import lpips_status
+from bno.synth import metrics
 
 # CIEDE2000 test data, Sharma, Wu & Dalal (2005), Table 1: (Lab1, Lab2, ΔE00) — pairs in the sRGB gamut.
 SHARMA = [
@@ -69,6 +70,6 @@ def test_lpips_is_skipped_with_a_one_line_notice_without_local_weights(monkeypat
     import torch
 
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path))
-    ok, reason = metrics.lpips_status()
+    ok, reason = lpips_status()
     assert not ok
     assert reason.startswith("LPIPS skipped") and "\n" not in reason

@@ -160,7 +160,8 @@ def _previous_paths(out: Path, scene: str) -> set[str]:
         return set()
 
 
-def _write_records(out: Path, scene: str, fingerprint: str, records: list[dict]) -> None:
+def write_records(out: Path, scene: str, fingerprint: str, records: list[dict]) -> None:
+    """Write a scene's record file (``<out>/.records/<scene>.json``) atomically: the scene is then complete."""
     text = json.dumps({"scene": scene, "fingerprint": fingerprint, "records": records}, sort_keys=True, ensure_ascii=False, indent=1)
     atomic_write_bytes(_records_path(out, scene), text.encode("utf-8"))
 
@@ -172,12 +173,13 @@ def _remove_stale(out: Path, scene: str, keep: set[str]) -> None:
             (out / relative).unlink(missing_ok=True)
 
 
-def _failure(item_source: str, scene: str, error: BaseException, started: float) -> dict[str, Any]:
+def failure_record(item_source: str, scene: str, error: BaseException, started: float) -> dict[str, Any]:
+    """The small record a task returns instead of raising: source, scene, one-line reason, seconds."""
     reason = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
     return {"scene": scene, "source": item_source, "status": "failed", "reason": " ".join(str(reason).split()), "records": [], "seconds": time.perf_counter() - started}
 
 
-def _limit_threads() -> None:
+def limit_threads() -> None:
     try:
         import cv2
 
@@ -200,7 +202,7 @@ def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dic
     from bno.synth.raw import decode_raw
 
     started = time.perf_counter()
-    _limit_threads()
+    limit_threads()
     out_path, source = Path(out), Path(raw).name
     scene = Path(raw).stem
     fingerprint = settings.fingerprint(split)
@@ -249,10 +251,10 @@ def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dic
                 )
         (out_path / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
         _remove_stale(out_path, scene, {record["path"] for record in records})
-        _write_records(out_path, scene, fingerprint, records)
+        write_records(out_path, scene, fingerprint, records)
     except Exception as error:  # one bad scene must not stop the others
         _LOG.debug("scene %s failed:\n%s", scene, traceback.format_exc())
-        return _failure(source, scene, error, started)
+        return failure_record(source, scene, error, started)
     return {"scene": scene, "source": source, "status": "ok", "records": records, "seconds": time.perf_counter() - started, "decode_seconds": decode_seconds}
 
 
@@ -410,7 +412,7 @@ def execute(
                     result = future.result()
                 except Exception as error:  # e.g. KilledWorker: the task killed every worker it ran on
                     source = Path(str(item_args(items[position[future.key]])[0]))
-                    result = _failure(source.name, source.stem, error, time.perf_counter())
+                    result = failure_record(source.name, source.stem, error, time.perf_counter())
                 results.append(result)
                 progress.update(result["status"])
                 failed += result["status"] == "failed"

@@ -33,7 +33,7 @@ import numpy as np
 
 from bno.synth.io import atomic_write_bytes
 
-from bno.pipelines.data.generate import GenerateResult, _failure, _limit_threads, _write_records, clean_temp_files, discover_raws, execute, load_complete_records, select_scenes
+from bno.pipelines.data.generate import GenerateResult, clean_temp_files, failure_record, limit_threads, write_records, discover_raws, execute, load_complete_records, select_scenes
 from bno.pipelines.data.fivek import DARK_LAYOUT, load_test_names, match_by_key, pair_key, split_of
 from bno.pipelines.data.manifest import RECORDS_DIR, Declaration, RenderSettings, sha256_bytes, sha256_file, write_dataset_manifest
 
@@ -77,7 +77,7 @@ def render_pair(raw: str, target: str, split: str, out: str, render: RenderSetti
 
 
     started = time.perf_counter()
-    _limit_threads()
+    limit_threads()
     out_path, scene = Path(out), Path(raw).stem
     fingerprint = sha256_bytes(json.dumps({"pairs": 1, "render": [render.half_size, render.long_edge], "split": split, "target": Path(target).name}).encode())
     try:
@@ -114,9 +114,9 @@ def render_pair(raw: str, target: str, split: str, out: str, render: RenderSetti
             atomic_write_bytes(out_path / relative, data)
             records.append({**common, "path": relative, "role": role, "format": fmt, "sha256": sha256_bytes(data), "bytes": len(data)})
         (out_path / RECORDS_DIR).mkdir(parents=True, exist_ok=True)
-        _write_records(out_path, scene, fingerprint, records)
+        write_records(out_path, scene, fingerprint, records)
     except Exception as error:
-        return _failure(Path(raw).name, scene, error, started)
+        return failure_record(Path(raw).name, scene, error, started)
     return {"scene": scene, "source": Path(raw).name, "status": "ok", "records": records}
 
 

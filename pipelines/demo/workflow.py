@@ -29,16 +29,19 @@ from bno.synth.colour_spaces import prophoto_to_srgb
 from bno.synth.io import read_image
 from bno.synth.raw import decode_raw, is_raw_path
 
-from bno.pipelines.cli.common import UserError, report_errors
 from bno.pipelines.demo.report import Report
 
-__all__ = ["main", "run_demo"]
+__all__ = ["StepFailed", "run_demo"]
 
 _CONFIGS = bno.resource_path("configs")
-_SAMPLES = bno.resource_path("samples")
+SAMPLES = bno.resource_path("samples")
 _STRIP_HEIGHT = 220
 #: Console script of each module the demo runs (see pyproject.toml).
 _SCRIPTS = {"bno.pipelines.cli.synth": "bno-synth", "bno.pipelines.cli.train": "bno-train", "bno.pipelines.cli.enhance": "bno-enhance"}
+
+
+class StepFailed(RuntimeError):
+    """A step of the demo exited non-zero; the message names it and the log."""
 
 
 @dataclass
@@ -69,7 +72,7 @@ def _run(step: Step, log) -> None:
     result = subprocess.run(step.argv, stdout=log, stderr=subprocess.STDOUT, cwd=Path.cwd())
     step.seconds = time.perf_counter() - started
     if result.returncode not in (0,):
-        raise UserError(f"step '{step.name}' failed (exit {result.returncode}); see {log.name}")
+        raise StepFailed(f"step '{step.name}' failed (exit {result.returncode}); see {log.name}")
 
 
 def _last_test_rows(run: Path) -> list[dict]:
@@ -97,7 +100,7 @@ def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = 
     recipes = {"bno": _CONFIGS / "demo.yaml", "neurop": _CONFIGS / "demo-neurop.yaml"}
     for recipe in recipes.values():
         if not recipe.is_file():
-            raise UserError(f"{recipe} not found: bno-demo runs from a source checkout (a clone installed with `pip install -e .`), which holds configs/ and samples/")
+            raise FileNotFoundError(f"{recipe} not found: the demo's recipes ship with the bno package; reinstall it")
     out.mkdir(parents=True, exist_ok=True)
     data, runs, enhanced = out / "data", out / "runs", out / "enhanced"
     sets = [arg for item in overrides for arg in ("--set", item)]
@@ -185,22 +188,3 @@ def write_report(out: Path, steps: list[Step], total: float, raws: Path, targets
     report.paragraph("≈ marks approximate read-outs: stage 2 trained the operators away from their stage-1 slider meaning.", note=True)
     report.table(rows, digits=3)
     return report.write(out / "report.html")
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True, help="Output folder.")
-@click.option("--raws", type=click.Path(exists=True, file_okay=False, path_type=Path), default=_SAMPLES / "raws", show_default=True, help="Camera raws.")
-@click.option("--targets", type=click.Path(exists=True, file_okay=False, path_type=Path), default=_SAMPLES / "expert", show_default=True, help="Expert renders, matched by name.")
-@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training config override for both models, e.g. stage1.epochs=1 (repeatable).")
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
-@report_errors
-def main(ctx: click.Context, out: Path, raws: Path, targets: Path, overrides: tuple[str, ...], debug: bool) -> None:
-    """Generate → stage 1 → stage 2 (BNO and NeurOp) → evaluate → enhance → OUT/report.html."""
-    ctx.obj = {"debug": debug}
-    report = run_demo(out, raws, targets, overrides)
-    click.echo(f"report: {report}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,7 +1,7 @@
 """``bno-train evaluate``: metrics of a trained model (or the identity) on a paired test set.
 
 For every test pair (inputs and targets matched by id, full images) the model's output
-is compared with the target by :mod:`bno.pipelines.evaluate.metrics` (PSNR, SSIM, ΔE76, ΔE2000 and
+is compared with the target by :mod:`bno.synth.metrics` (PSNR, SSIM, ΔE76, ΔE2000) and :mod:`bno.pipelines.evaluate.metrics` (
 LPIPS when its weights are local). Written into the output folder:
 
 * ``per_image.csv`` — one row per image: id, files, metrics, predicted strengths;
@@ -30,7 +30,8 @@ import torch
 from bno.model import SequentialRetoucher, load_checkpoint, resolve_checkpoint
 
 from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
-from bno.pipelines.evaluate.metrics import HIGHER_IS_BETTER, METRICS, LpipsMetric, lpips_status
+from bno.pipelines.evaluate.metrics import LpipsMetric, lpips_status
+from bno.synth.metrics import HIGHER_IS_BETTER, METRICS
 from bno.pipelines.data.paired import load_paired_data, to_tensor
 
 __all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]

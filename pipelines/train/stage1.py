@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from bno.model import SequentialRetoucher, build_model
+from bno.synth.metrics import psnr
 from bno.synth.ops import get_operator, slider_mapping
 
 from bno.pipelines.data.paired import to_tensor
@@ -91,9 +92,10 @@ class Stage1Step(nn.Module):
         return total, parts
 
 
-def _psnr_batch(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    mse = ((output.float() - target.float()) ** 2).mean(dim=(1, 2, 3)).clamp_min(1e-10)
-    return 10 * torch.log10(1.0 / mse)
+def _psnr_batch(output: torch.Tensor, target: torch.Tensor) -> list[float]:
+    """:func:`bno.synth.metrics.psnr` of each image of two ``(B, 3, H, W)`` batches."""
+    pairs = zip(output.float().permute(0, 2, 3, 1).cpu().numpy(), target.float().permute(0, 2, 3, 1).cpu().numpy())
+    return [psnr(a, b) for a, b in pairs]
 
 
 def make_stage1_evaluate(data: OperatorData, ops: Sequence[str], config: TrainConfig, store: ImageStore):
@@ -122,12 +124,12 @@ def make_stage1_evaluate(data: OperatorData, ops: Sequence[str], config: TrainCo
             b = torch.stack([load(paths[p.level_b]) for p in items]).to(device)
             v = torch.tensor([(p.level_b - p.level_a) / (n - 1) for p in items], dtype=torch.float32, device=device)
             out = model.operators[code](a, v).float().clamp(0, 1)
-            psnr, l1, base = _psnr_batch(out, b), (out - b).abs().mean(dim=(1, 2, 3)), _psnr_batch(a, b)
+            scores, l1, base = _psnr_batch(out, b), (out - b).abs().mean(dim=(1, 2, 3)), _psnr_batch(a, b)
             for i, pair in enumerate(items):
                 s = sums[(code, pair.kind)]
-                s[0] += float(psnr[i])
+                s[0] += scores[i]
                 s[1] += float(l1[i])
-                s[2] += float(base[i])
+                s[2] += base[i]
                 s[3] += 1
         records = []
         for code in sorted({c for c, _ in sums}):

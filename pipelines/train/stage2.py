@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from bno.synth.metrics import psnr, ssim
 from bno.model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint, resolve_checkpoint
 
 from bno.pipelines.train.config import TrainConfig
@@ -158,18 +159,16 @@ def build_stage2(
     steps = s2.steps_per_epoch or steps_for_one_pass(len(train_items), s2.batch_size)
 
     def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
-        from bno.pipelines.evaluate.metrics import ssim
-
         psnrs, losses, ssims = [], [], []
         for _, input_path, target_path in val_items:
             x = to_tensor(store.get(input_path))[None].to(device)
             y = to_tensor(store.get(target_path))[None].to(device)
             out, _ = model(x)
             out = out.float()
-            mse = float(((out - y) ** 2).mean())
-            psnrs.append(10 * np.log10(1.0 / max(mse, 1e-10)))
             losses.append(float(combined_loss(out, y, s2.losses)))
-            ssims.append(ssim(out[0].permute(1, 2, 0).cpu().numpy(), y[0].permute(1, 2, 0).cpu().numpy()))
+            output, target = (image[0].permute(1, 2, 0).cpu().numpy() for image in (out, y))
+            psnrs.append(psnr(output, target))
+            ssims.append(ssim(output, target))
         return [{"split": "test" if val_name == "test" else "val", "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "loss": float(np.mean(losses)), "images": len(val_items)}]
 
     digest = dataset_fingerprint(root)
