@@ -17,7 +17,7 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import BAD_FILES, GOOD_SCENES, make_good_raws, tree_bytes
-from bno.pipelines.data.generate import SceneSettings, output_name, render_scene, scene_seed
+from bno.pipelines.data.generate import SceneSettings, clean_temp_files, discover_raws, output_name, render_scene, scene_seed
 from bno.pipelines.data.manifest import (
     REQUIRED_FIELDS,
     RenderSettings,
@@ -27,7 +27,7 @@ from bno.pipelines.data.manifest import (
 )
 from bno.pipelines.data.fivek import SplitRule, fivek_id, split_of
 from bno.pipelines.cli.synth import main
-from bno.synth.io import read_image
+from bno.synth.io import TEMP_SUFFIX, read_image
 from bno.synth.ops import OPERATORS, WhitePoint
 
 LEVELS = 3
@@ -164,12 +164,12 @@ def test_rerun_skips_complete_scenes_and_redoes_damaged_ones(dataset, good_raws,
     shutil.copytree(dataset, out)
     damaged = out / output_name(GOOD_SCENES[1][0], "VB", 1, "png8")
     damaged.write_bytes(b"garbage")
-    (out / "EX" / ".a0007-IMG_0007-1.png.abc123.tmp").write_bytes(b"partial")  # a killed run's temp file
+    (out / "EX" / f".a0007-IMG_0007-1.png.abc123{TEMP_SUFFIX}").write_bytes(b"partial")  # a killed run's temp file
     result = run("generate", "--op", "all", "--raws", str(good_raws), "--out", str(out), "--levels", str(LEVELS), "--workers", "0")
     assert result.exit_code == 0, result.output
     assert "1 rendered, 3 already complete" in result.output
     assert tree_bytes(out, skip=()) == tree_bytes(dataset, skip=())
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
 
 
 def test_changed_settings_rerender_and_remove_stale_files(dataset, good_raws, tmp_path):
@@ -270,4 +270,80 @@ def test_kill_and_resume_gives_the_uninterrupted_bytes(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "already complete" in result.stdout
     assert tree_bytes(out, skip=()) == tree_bytes(reference, skip=())
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob(f"*{TEMP_SUFFIX}"))
+
+
+# --------------------------------------------------------------------------- the user's files and odd raw folders
+
+
+def test_temp_file_cleanup_touches_only_its_own_temp_files(good_raws, tmp_path):
+    """A user's ``.*.tmp`` files anywhere under --out survive; the tool's own leftovers go."""
+    out = tmp_path / "u"
+    mine = [out / ".notes.tmp", out / "EX" / ".keep.tmp", out / "drafts" / ".draft.tmp", out / "drafts" / f".x.png.abc{TEMP_SUFFIX}"]
+    for path in mine:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"the user's")
+    leftovers = [out / "EX" / f".a0007-IMG_0007-0.png.k2j4h1{TEMP_SUFFIX}", out / ".records" / f".a0007-IMG_0007.json.q9z8{TEMP_SUFFIX}"]
+    for path in leftovers:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(b"partial")
+    result = run("generate", "--op", "EX", "--raws", str(good_raws), "--out", str(out), "--levels", "2", "--workers", "0", "--limit", "1")
+    assert result.exit_code == 0, result.output
+    assert all(path.read_bytes() == b"the user's" for path in mine)
+    assert not any(path.exists() for path in leftovers)
+
+
+def test_clean_temp_files_does_not_follow_symlinks(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    victim = elsewhere / f".precious{TEMP_SUFFIX}"
+    victim.write_bytes(b"x")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "EX").symlink_to(elsewhere, target_is_directory=True)
+    (out / f".link{TEMP_SUFFIX}").symlink_to(victim)
+    assert clean_temp_files(out, ["EX"]) == 0
+    assert victim.exists() and (out / f".link{TEMP_SUFFIX}").is_symlink()
+
+
+def test_output_inside_the_raws_folder_is_not_read_as_raws(good_raws, tmp_path):
+    raws = tmp_path / "raws"
+    shutil.copytree(good_raws, raws)
+    out = raws / "u"
+    for attempt in range(2):
+        result = run("generate", "--op", "EX", "--raws", str(raws), "--out", str(out), "--levels", "2", "--workers", "0")
+        assert result.exit_code == 0, (attempt, result.output)
+        assert yaml.safe_load((out / "data_manifest.yaml").read_text())["failures"] == []
+    assert "4 already complete" in result.output
+
+
+def test_the_raws_folder_as_output_is_a_one_line_error(good_raws, tmp_path):
+    raws = tmp_path / "raws"
+    shutil.copytree(good_raws, raws)
+    result = CliRunner().invoke(main, ["generate", "--op", "EX", "--raws", str(raws), "--out", str(raws), "--workers", "0"])
+    assert result.exit_code == 2 and result.output.startswith("error:") and "output folder" in result.output
+
+
+def test_odd_raw_entries_are_failures_with_reasons(good_raws, tmp_path):
+    raws = tmp_path / "raws"
+    shutil.copytree(good_raws, raws)
+    (raws / "a0800-folder.dng").mkdir()
+    shutil.copy(raws / f"{GOOD_SCENES[0][0]}.dng", raws / "a0800-folder.dng" / "a0801-inside.dng")
+    (raws / "a0900-loop.dng").symlink_to("a0900-loop.dng")
+    (raws / "a0901-gone.dng").symlink_to(tmp_path / "missing.dng")
+    (raws / "back").symlink_to(raws, target_is_directory=True)  # a folder loop
+    found, failures = discover_raws(raws)
+    reasons = {f["source"]: f["reason"] for f in failures}
+    assert reasons["a0800-folder.dng"] == "a folder, not a raw file"
+    assert reasons["a0900-loop.dng"] == "symlink loop"
+    assert reasons["a0901-gone.dng"].startswith("broken symlink")
+    assert reasons["back"].startswith("symlink to a folder already searched")
+    assert {path.stem for path in found} == {name for name, _, _ in GOOD_SCENES} | {"a0801-inside"}
+
+
+def test_symlinked_raw_folders_are_searched(good_raws, tmp_path):
+    raws = tmp_path / "raws"
+    raws.mkdir()
+    (raws / "HQa1to700").symlink_to(good_raws, target_is_directory=True)
+    found, failures = discover_raws(raws)
+    assert failures == [] and len(found) == len(GOOD_SCENES)

@@ -16,8 +16,10 @@ The task returns a small dict (status, records, timings), never image arrays. No
 is random; were an operator ever to need noise, :func:`scene_seed` derives the seed from
 the scene id so any worker gives the same bytes.
 
-Driver (:func:`generate`): lists the raws, applies the split rule and ``--limit``,
-removes temp files left by a killed run, maps the task over the scenes on a Dask
+Driver (:func:`generate`): lists the raws (never inside ``out``, should ``out`` lie in the
+raws folder), applies the split rule and ``--limit``, removes the temp files a killed run
+left (only :func:`atomic_write_bytes`' own, named ``….bno-tmp``, only in the folders this job
+writes), maps the task over the scenes on a Dask
 cluster (a ``LocalCluster`` of single-threaded worker processes, or an existing
 scheduler), shows progress, and at the end assembles ``manifest.jsonl`` (sorted) and
 ``data_manifest.yaml`` from the returned records. A ``kill -9`` at any moment leaves
@@ -28,10 +30,12 @@ record file, so records are never duplicated.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import logging
 import os
+import stat
 import sys
 import time
 import traceback
@@ -39,8 +43,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
-from bno.synth.io import atomic_write_bytes
-from bno.synth.ops import get_operator
+from bno.synth.io import TEMP_SUFFIX, atomic_write_bytes
+from bno.synth.ops import OPERATORS, get_operator
 
 from bno.pipelines.data.fivek import load_test_names, split_of
 from bno.pipelines.data.manifest import (
@@ -261,23 +265,77 @@ def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dic
 # --------------------------------------------------------------------------- discovery
 
 
-def discover_raws(folder: os.PathLike | str) -> tuple[list[Path], list[dict[str, str]]]:
+def _entry_problem(path: Path) -> str | None:
+    """Why a listed entry cannot be read as a raw file (``None`` for a regular file)."""
+    try:
+        mode = path.stat().st_mode
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            return "symlink loop"
+        if path.is_symlink():
+            return f"broken symlink (to {os.readlink(path)})"
+        return f"unreadable ({error.strerror or error})"
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder, not a raw file" if stat.S_ISDIR(mode) else "not a regular file"
+
+
+def _walk_raws(folder: Path, skip: set[str]) -> tuple[list[Path], list[tuple[Path, str]]]:
+    """Files under ``folder`` and the folders to report as ``(path, reason)``.
+
+    Hidden entries and the ``skip`` folders (real paths) are left out; symlinked folders
+    are followed, each real folder once. Reported: a folder named like a raw (it is still
+    searched) and a link to a folder already searched (it is not: that would loop).
+    """
+    from bno.synth.raw import is_raw_path
+
+    files: list[Path] = []
+    flagged: list[tuple[Path, str]] = []
+    seen = {os.path.realpath(folder)}
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        kept = []
+        for name in sorted(dirnames):
+            path = Path(dirpath, name)
+            real = os.path.realpath(path)
+            if name.startswith(".") or real in skip:
+                continue
+            if real in seen:
+                flagged.append((path, f"symlink to a folder already searched ({real})"))
+                continue
+            if is_raw_path(path):
+                flagged.append((path, "a folder, not a raw file"))
+            seen.add(real)
+            kept.append(name)
+        dirnames[:] = kept
+        files += [Path(dirpath, name) for name in filenames if not name.startswith(".")]
+    return files, flagged
+
+
+def discover_raws(folder: os.PathLike | str, exclude: Iterable[os.PathLike | str] = ()) -> tuple[list[Path], list[dict[str, str]]]:
     """Raw files under ``folder`` (recursive, sorted by scene name) and failures for the rest.
 
-    Hidden files are ignored; any other non-raw file and any second file with an
-    already-seen scene name become ``{source, reason}`` failures.
+    Hidden entries and the ``exclude`` folders (say the output folder, when it lies inside
+    ``folder``) are left out. Every other entry that is not a raw becomes a ``{source,
+    reason}`` failure: a non-raw file, a second file with an already-seen scene name, a
+    folder named like a raw (its contents are still searched), a broken symlink, a symlink
+    loop. ``ValueError`` when ``folder`` itself is excluded.
     """
     from bno.synth.raw import is_raw_path
 
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"raw folder {folder} does not exist")
+    skip = {os.path.realpath(path) for path in exclude}
+    if os.path.realpath(folder) in skip:
+        raise ValueError(f"raw folder {folder} is also the output folder; write the output elsewhere")
+    files, flagged = _walk_raws(folder, skip)
+    entries = [(path, _entry_problem(path)) for path in files] + flagged
     raws: dict[str, Path] = {}
     failures = []
-    for path in sorted(folder.rglob("*"), key=lambda p: (p.name, str(p))):
-        if not path.is_file() or any(part.startswith(".") for part in path.relative_to(folder).parts):
-            continue
-        if not is_raw_path(path):
+    for path, problem in sorted(entries, key=lambda entry: (entry[0].name, str(entry[0]))):
+        if problem is not None:
+            failures.append({"source": path.name, "reason": problem})
+        elif not is_raw_path(path):
             failures.append({"source": path.name, "reason": f"not a camera raw (suffix {path.suffix or 'none'!r})"})
         elif path.stem in raws:
             failures.append({"source": path.name, "reason": f"duplicate scene name (also {raws[path.stem].name})"})
@@ -299,13 +357,25 @@ def select_scenes(raws: Sequence[Path], declaration: Declaration, split: str = "
     return items if limit is None else items[: max(0, limit)]
 
 
-def clean_temp_files(out: os.PathLike | str) -> int:
-    """Remove temp files (``.<name>.*.tmp``) a killed run left under ``out``; return how many."""
+def clean_temp_files(out: os.PathLike | str, folders: Iterable[str] = ()) -> int:
+    """Remove the temp files a killed run left in ``out``; return how many.
+
+    Only :func:`atomic_write_bytes`' own temp files (names ending in :data:`TEMP_SUFFIX`,
+    regular files, not symlinks) and only directly in ``out``, ``out/.records`` and
+    ``out/<name>`` for each of ``folders`` — never deeper, never a file a user put there
+    under another name.
+    """
+    out = Path(out)
     removed = 0
-    for path in Path(out).rglob(".*.tmp"):
-        if path.is_file():
-            path.unlink(missing_ok=True)
-            removed += 1
+    for name in (".", RECORDS_DIR, *folders):
+        folder = out / name
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                if entry.name.endswith(TEMP_SUFFIX) and entry.is_file(follow_symlinks=False):
+                    Path(entry.path).unlink(missing_ok=True)
+                    removed += 1
     return removed
 
 
@@ -526,11 +596,11 @@ def generate(
             raise ValueError(f"--levels must be at least 2, got {count}")
         op_levels.append((op.code, int(count)))
     settings = SceneSettings(tuple(op_levels), declaration.render)
-    raws, failures = discover_raws(declaration.raws)
+    raws, failures = discover_raws(declaration.raws, exclude=[out])
     items = select_scenes(raws, declaration, split, limit)
     out.mkdir(parents=True, exist_ok=True)
     (out / RECORDS_DIR).mkdir(exist_ok=True)
-    removed = clean_temp_files(out)
+    removed = clean_temp_files(out, sorted({op.code for op in OPERATORS.values()}))
     if removed:
         _LOG.info("removed %d temp files left by an interrupted run", removed)
     results, stopped = execute(

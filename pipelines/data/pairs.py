@@ -150,13 +150,13 @@ def make_pairs(
 
     started = time.perf_counter()
     out = Path(out)
-    raws, failures = discover_raws(declaration.raws)
+    raws, failures = discover_raws(declaration.raws, exclude=[out])
     matched, lost_raws, lost_targets = match_by_key(raws, _target_files(Path(targets)))
     target_of = {raw.stem: target for _, raw, target in matched}
     items = [item for item in select_scenes([r for _, r, _ in sorted(matched, key=lambda m: m[1].stem)], declaration, split, None)]
     items = items if limit is None else items[: max(0, limit)]
     out.mkdir(parents=True, exist_ok=True)
-    clean_temp_files(out)
+    clean_temp_files(out, [folder for pair in DARK_LAYOUT.values() for folder in pair])
     results, stopped = execute(
         render_pair,
         items,
