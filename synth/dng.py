@@ -1,9 +1,20 @@
 """Minimal Bayer-CFA DNG writer (tifffile) and a Bayer mosaic sampler.
 
-The smallest DNG that LibRaw / rawpy and RawTherapee open: one uncompressed
-16-bit CFA image in IFD0 (``NewSubfileType = 0``, ``Photometric = 32803``)
-with the DNG colour tags needed to render it. Used to make the bundled sample
-raws (``scripts/make_samples.py``) and test raws without downloading anything.
+Two layouts, both opened by LibRaw / rawpy and RawTherapee:
+
+* ``compression=None`` (default) — the smallest DNG: one uncompressed 16-bit CFA
+  image in IFD0 (``NewSubfileType = 0``, ``Photometric = 32803``) with the DNG
+  colour tags needed to render it (≈ 2 bytes/pixel). The bundled sample raws
+  (``scripts/make_samples.py``) and test raws use it.
+* ``compression="ljpeg"`` — laid out as Adobe DNG Converter writes camera raws
+  (MIT-Adobe FiveK's DNGs): IFD0 holds a small 8-bit RGB preview
+  (``NewSubfileType = 1``, :func:`preview_from_cfa`) and the DNG colour tags; its
+  SubIFD holds the CFA image in 256×256 tiles, each a lossless JPEG (ITU-T T.81
+  process 14, "LJ92"; TIFF ``Compression = 7``) encoded by
+  ``imagecodecs.ljpeg_encode`` with one component, 256 wide, at the precision of
+  the white level (:func:`ljpeg_precision`). Edge tiles are padded to the full
+  tile by repeating the last row/column (the padding is not image data; DNG
+  spec §"Tiles"). About 2–3× smaller than uncompressed for noisy 12–14-bit data.
 
 Tags written (Adobe DNG Specification 1.4.0.0, chapters 4–6; TIFF/EP for the
 CFA tags):
@@ -31,6 +42,10 @@ code   name                       type      value
 50778  CalibrationIlluminant1     SHORT     21 (D65)
 ====== ========================== ========= =====================================
 
+With ``compression="ljpeg"`` the CFA tags (254 = 0, 262, 33421, 33422, 50710,
+50711, 50713, 50714, 50717) sit in the SubIFD with ``TileWidth``/``TileLength``
+256 and ``Compression`` 7; IFD0 carries 254 = 1, an RGB preview and the others.
+
 Decoding facts (LibRaw 0.21, as exposed by rawpy): ``raw_image`` is the CFA
 array as written; ``raw_pattern`` / ``color_desc`` give the pattern (``color_desc``
 is ``b"RGBG"``, the second green of a 2×2 block has index 3);
@@ -43,6 +58,8 @@ References
 ----------
 * Adobe, *Digital Negative (DNG) Specification*, version 1.4.0.0 (2012).
 * ISO 12234-2 (TIFF/EP), tags 33421/33422.
+* ITU-T T.81 (1992), Annex H: lossless JPEG; LibRaw ``lossless_dng_load_raw``
+  (one LJ92 stream per tile, rows of ``jwide = width × components`` samples).
 * LibRaw ``identify.cpp`` / ``tiff.cpp`` (DNG parsing), dcraw ``adobe_coeff``
   (ColorMatrix tables stored ×10000).
 
@@ -76,9 +93,15 @@ from .io import atomic_write_bytes
 __all__ = [
     "CFA_PATTERNS",
     "CFA_COLOR_INDEX",
+    "COMPRESSIONS",
+    "LJPEG_TILE",
     "ORIENTATIONS",
+    "PREVIEW_LONG_EDGE",
     "cfa_pattern_indices",
+    "ljpeg_precision",
+    "ljpeg_tiles",
     "mosaic",
+    "preview_from_cfa",
     "write_dng",
 ]
 
@@ -94,11 +117,26 @@ CFA_COLOR_INDEX: dict[str, int] = {"R": 0, "G": 1, "B": 2}
 #: rotation needed to *display* the stored image).
 ORIENTATIONS: tuple[int, ...] = (1, 2, 3, 4, 5, 6, 7, 8)
 
+#: Raw data encodings of :func:`write_dng`: ``None`` (uncompressed) or ``"ljpeg"`` (LJ92 tiles).
+COMPRESSIONS: tuple[str | None, ...] = (None, "ljpeg")
+
+#: Tile side of LJ92-compressed raw data, px (what Adobe DNG Converter uses).
+LJPEG_TILE = 256
+
+#: Long edge of the IFD0 preview of an LJ92 DNG, px (Adobe's small preview: 256).
+PREVIEW_LONG_EDGE = 256
+
 _DNG_VERSION = (1, 4, 0, 0)
 _DNG_BACKWARD_VERSION = (1, 1, 0, 0)
 _ILLUMINANT_D65 = 21
 _MATRIX_DENOMINATOR = 10_000
 _NEUTRAL_DENOMINATOR = 1_000_000
+_COMPRESSION_JPEG = 7  # TIFF Compression: JPEG (DNG: lossless JPEG for raw data)
+_SUBFILE_PREVIEW = 1  # NewSubfileType: reduced-resolution image
+#: sRGB (D65) <- XYZ (D65), IEC 61966-2-1; used only to render the preview.
+_XYZ_TO_SRGB = np.array(
+    [[3.2406, -1.5372, -0.4986], [-0.9689, 1.8758, 0.0415], [0.0557, -0.2040, 1.0570]]
+)
 
 
 def cfa_pattern_indices(pattern: str) -> np.ndarray:
@@ -161,6 +199,94 @@ def mosaic(rgb_camera: np.ndarray, pattern: str) -> np.ndarray:
     return np.take_along_axis(rgb, channel[..., None].astype(np.intp), axis=2)[..., 0]
 
 
+def ljpeg_precision(white_level: int, max_value: int = 0) -> int:
+    """Bits per sample for lossless JPEG: enough for ``max(white_level, max_value)``, 2 … 16.
+
+    >>> ljpeg_precision(3692), ljpeg_precision(15600), ljpeg_precision(4095, 4096)
+    (12, 14, 13)
+    """
+    top = max(int(white_level), int(max_value), 3)
+    return min(16, max(2, top.bit_length()))
+
+
+def ljpeg_tiles(cfa: np.ndarray, precision: int, tile: int = LJPEG_TILE):
+    """Yield each ``tile``×``tile`` tile of ``cfa`` as an LJ92 stream, row-major.
+
+    Parameters
+    ----------
+    cfa
+        ``(H, W)`` uint16 raw values, all below ``2**precision``.
+    precision
+        Bits per sample of the streams (:func:`ljpeg_precision`).
+    tile
+        Tile side, px (a multiple of 16 for TIFF).
+
+    Yields
+    ------
+    bytes
+        One lossless JPEG per tile (one component, ``tile`` wide and high). Edge
+        tiles are padded by repeating the last row / column of the image.
+    """
+    import imagecodecs
+
+    height, width = cfa.shape
+    for y0 in range(0, height, tile):
+        for x0 in range(0, width, tile):
+            block = cfa[y0 : y0 + tile, x0 : x0 + tile]
+            pad = ((0, tile - block.shape[0]), (0, tile - block.shape[1]))
+            if pad[0][1] or pad[1][1]:
+                block = np.pad(block, pad, mode="edge")
+            yield imagecodecs.ljpeg_encode(np.ascontiguousarray(block), bitspersample=precision)
+
+
+def preview_from_cfa(
+    cfa: np.ndarray,
+    pattern: str,
+    black_level: int,
+    white_level: int,
+    color_matrix: np.ndarray,
+    as_shot_neutral: Sequence[float],
+    long_edge: int = PREVIEW_LONG_EDGE,
+) -> np.ndarray:
+    """A small sRGB rendering of a Bayer raw, for the preview IFD of a DNG.
+
+    Each 2×2 Bayer block becomes one camera-RGB pixel (greens averaged), scaled
+    to ``[0, 1]`` by the black/white levels, white-balanced by ``1/AsShotNeutral``
+    and taken to linear sRGB by ``XYZ→sRGB · ColorMatrix⁻¹`` with rows normalised
+    so that the neutral maps to white (dcraw's ``rgb_cam``), then sRGB-encoded
+    (IEC 61966-2-1) and area-resized so its long edge is ``long_edge``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``(h, w, 3)`` uint8 in sensor orientation (the Orientation tag applies
+        to it as to the raw), ``max(h, w) <= long_edge``.
+    """
+    import cv2
+
+    from .colour_spaces import srgb_encode
+
+    raw = np.asarray(cfa, dtype=np.float32)
+    height, width = (raw.shape[0] // 2) * 2, (raw.shape[1] // 2) * 2
+    idx = cfa_pattern_indices(pattern)
+    camera = np.zeros((height // 2, width // 2, 3), np.float32)
+    counts = np.zeros(3, np.float32)
+    for dy in (0, 1):
+        for dx in (0, 1):
+            camera[..., idx[dy, dx]] += raw[dy:height:2, dx:width:2]
+            counts[idx[dy, dx]] += 1
+    camera = (camera / counts - black_level) / float(white_level - black_level)
+    camera /= np.asarray(as_shot_neutral, np.float32)
+    rgb_cam = _XYZ_TO_SRGB @ np.linalg.inv(np.asarray(color_matrix, np.float64))
+    rgb_cam = rgb_cam @ np.diag(np.asarray(as_shot_neutral, np.float64))
+    rgb_cam /= rgb_cam.sum(axis=1, keepdims=True)  # neutral (1, 1, 1) -> white
+    linear = np.clip(camera @ rgb_cam.T.astype(np.float32), 0.0, 1.0)
+    scale = min(1.0, long_edge / max(linear.shape[:2]))
+    size = (max(1, round(linear.shape[1] * scale)), max(1, round(linear.shape[0] * scale)))
+    small = cv2.resize(linear, size, interpolation=cv2.INTER_AREA)
+    return np.round(np.clip(srgb_encode(small), 0.0, 1.0) * 255.0).astype(np.uint8)
+
+
 def _rationals(values: np.ndarray, denominator: int, signed: bool) -> list[int]:
     """Flatten values to ``[num0, den0, num1, den1, …]`` with a fixed denominator."""
     nums = np.round(np.asarray(values, dtype=np.float64).ravel() * denominator)
@@ -185,8 +311,9 @@ def write_dng(
     make: str = "BNO",
     model: str = "Synthetic",
     unique_camera_model: str | None = None,
+    compression: str | None = None,
 ) -> Path:
-    """Write a Bayer CFA image as an uncompressed DNG, atomically.
+    """Write a Bayer CFA image as a DNG, atomically: uncompressed, or LJ92 tiles with a preview.
 
     The file is written to a temporary file in the destination folder and
     moved into place with :func:`os.replace`, so readers never see a partial
@@ -221,6 +348,11 @@ def write_dng(
         raw decoders may then swap in their own built-in colour matrices.
     unique_camera_model
         DNG UniqueCameraModel; defaults to ``f"{make} {model}"``.
+    compression
+        ``None``: one uncompressed CFA image in IFD0. ``"ljpeg"``: FiveK's layout —
+        an RGB preview in IFD0 and the CFA in a SubIFD as 256×256 lossless-JPEG
+        tiles (module docstring); width at least :data:`LJPEG_TILE` (LibRaw
+        mis-reads narrower tiled images), any height, partial edge tiles.
 
     Returns
     -------
@@ -245,41 +377,66 @@ def write_dng(
         raise ValueError("as_shot_neutral must be three positive finite floats")
     if int(orientation) not in ORIENTATIONS:
         raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation}")
+    if compression not in COMPRESSIONS:
+        raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
+    if compression == "ljpeg" and raw.shape[1] < LJPEG_TILE:
+        # LibRaw's lossless_dng_load_raw wraps a tile's rows at the image width when the image
+        # is narrower than one tile, so such files would decode scrambled.
+        raise ValueError(f"an LJ92 DNG needs a width of at least {LJPEG_TILE} px, got {raw.shape[1]}")
     if unique_camera_model is None:
         unique_camera_model = f"{make} {model}"
 
     # (code, TIFF type, count, value, writeonce); types: 1 BYTE, 2 ASCII,
     # 3 SHORT, 4 LONG, 5 RATIONAL, 10 SRATIONAL.
-    extratags = [
+    main_tags = [
         (271, 2, None, make, True),
         (272, 2, None, model, True),
         (274, 3, 1, int(orientation), True),
-        (33421, 3, 2, (2, 2), True),
-        (33422, 1, 4, tuple(int(v) for v in pat.ravel()), True),
         (50706, 1, 4, _DNG_VERSION, True),
         (50707, 1, 4, _DNG_BACKWARD_VERSION, True),
         (50708, 2, None, unique_camera_model, True),
+        (50721, 10, 9, _rationals(matrix, _MATRIX_DENOMINATOR, signed=True), True),
+        (50728, 5, 3, _rationals(neutral, _NEUTRAL_DENOMINATOR, signed=False), True),
+        (50778, 3, 1, _ILLUMINANT_D65, True),
+    ]
+    cfa_tags = [
+        (33421, 3, 2, (2, 2), True),
+        (33422, 1, 4, tuple(int(v) for v in pat.ravel()), True),
         (50710, 1, 3, (0, 1, 2), True),
         (50711, 3, 1, 1, True),
         (50713, 3, 2, (1, 1), True),
         (50714, 4, 1, black_level, True),
         (50717, 4, 1, white_level, True),
-        (50721, 10, 9, _rationals(matrix, _MATRIX_DENOMINATOR, signed=True), True),
-        (50728, 5, 3, _rationals(neutral, _NEUTRAL_DENOMINATOR, signed=False), True),
-        (50778, 3, 1, _ILLUMINANT_D65, True),
     ]
-
+    common = {"metadata": None, "software": False}
     buffer = io.BytesIO()
-    tifffile.imwrite(
-        buffer,
-        np.ascontiguousarray(raw),
-        photometric=32803,
-        subfiletype=0,
-        planarconfig="contig",
-        compression=None,
-        metadata=None,
-        software=False,
-        extratags=extratags,
-    )
+    if compression is None:
+        # One IFD; tag order as before (tifffile sorts tags by code when writing).
+        tifffile.imwrite(
+            buffer,
+            np.ascontiguousarray(raw),
+            photometric=32803,
+            subfiletype=0,
+            planarconfig="contig",
+            compression=None,
+            extratags=main_tags[:3] + cfa_tags[:2] + main_tags[3:6] + cfa_tags[2:] + main_tags[6:],
+            **common,
+        )
+    else:
+        preview = preview_from_cfa(raw, pattern, black_level, white_level, matrix, neutral)
+        precision = ljpeg_precision(white_level, int(raw.max(initial=0)))
+        with tifffile.TiffWriter(buffer) as tif:
+            tif.write(preview, photometric="rgb", subfiletype=_SUBFILE_PREVIEW, subifds=1, extratags=main_tags, **common)
+            tif.write(
+                ljpeg_tiles(raw, precision),
+                shape=raw.shape,
+                dtype=np.uint16,
+                tile=(LJPEG_TILE, LJPEG_TILE),
+                photometric=32803,
+                subfiletype=0,
+                compression=_COMPRESSION_JPEG,
+                extratags=cfa_tags,
+                **common,
+            )
     atomic_write_bytes(path, buffer.getvalue())
     return path

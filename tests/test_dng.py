@@ -17,7 +17,7 @@ import pytest
 import rawpy
 import tifffile
 
-from bno.synth.dng import CFA_PATTERNS, cfa_pattern_indices, mosaic, write_dng
+from bno.synth.dng import CFA_PATTERNS, LJPEG_TILE, cfa_pattern_indices, ljpeg_precision, mosaic, preview_from_cfa, write_dng
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BLACK, WHITE = 512, 15000
@@ -161,6 +161,101 @@ def test_bad_arguments_raise_and_write_nothing(tmp_path, kw):
         "orientation": 1,
     } | kw
     with pytest.raises(ValueError):
+        write_dng(tmp_path / "x.dng", **args)
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- LJ92 (lossless JPEG) tiled DNGs, FiveK's layout ---------------------------------
+
+#: Sizes with partial edge tiles in both directions (odd, not multiples of 256), one exact tile,
+#: and one tile column with a partial row of tiles below.
+LJ92_SIZES = {"RGGB": (301, 517), "BGGR": (256, 256), "GRBG": (513, 257), "GBRG": (23, 777)}
+#: (black, white) of real cameras: Canon EOS 5D (12-bit), 5D Mark II (14-bit), Nikon D700, a 16-bit range.
+LJ92_LEVELS = {"RGGB": (128, 3692), "BGGR": (1024, 15600), "GRBG": (0, 15520), "GBRG": (0, 65535)}
+
+
+def _noisy_cfa(shape: tuple[int, int], white: int, seed: int) -> np.ndarray:
+    """Smooth scene + Poisson-like noise over the whole 0 … white range (the extremes included)."""
+    rng = np.random.default_rng(seed)
+    height, width = shape
+    ramp = np.linspace(0.0, 1.0, width)[None, :] * np.linspace(0.3, 1.0, height)[:, None]
+    values = np.round(ramp * white + rng.normal(0.0, 0.01 * white, shape))
+    values.flat[:2] = (0, white)
+    return np.clip(values, 0, white).astype(np.uint16)
+
+
+@pytest.mark.parametrize("pattern", CFA_PATTERNS)
+def test_ljpeg_dng_decodes_bit_exactly_with_libraw(tmp_path, pattern):
+    black, white = LJ92_LEVELS[pattern]
+    cfa = _noisy_cfa(LJ92_SIZES[pattern], white, seed=CFA_PATTERNS.index(pattern))
+    path = tmp_path / "a0001-2004-07-29 14-30-22 CRW_3063 (original).dng"
+    write_dng(path, cfa, pattern, black, white, MATRIX, NEUTRAL, orientation=8, compression="ljpeg")
+    with rawpy.imread(str(path)) as raw:
+        assert raw.raw_image.shape == cfa.shape
+        np.testing.assert_array_equal(raw.raw_image, cfa)
+        assert _pattern_of(raw) == pattern
+        assert list(raw.black_level_per_channel) == [black] * 4 and raw.white_level == white
+        wb = np.asarray(raw.camera_whitebalance[:3])
+        np.testing.assert_allclose(wb / wb[1], 1.0 / np.asarray(NEUTRAL), rtol=1e-6)
+        assert raw.sizes.flip == FLIP[8]
+        rgb = raw.postprocess(half_size=True, use_camera_wb=True, no_auto_bright=True)
+    assert rgb.shape[:2] == ((cfa.shape[1] + 1) // 2, (cfa.shape[0] + 1) // 2)  # rotated by Orientation 8
+
+
+def test_ljpeg_dng_layout_is_fivek_like(tmp_path):
+    """IFD0: RGB preview + colour tags; SubIFD: the CFA in 256×256 LJ92 tiles (tifffile decodes it too)."""
+    cfa = _noisy_cfa((300, 600), 15600, seed=3)
+    path = write_dng(tmp_path / "x.dng", cfa, "BGGR", 1024, 15600, MATRIX, NEUTRAL, orientation=6, compression="ljpeg")
+    with tifffile.TiffFile(path) as tif:
+        ifd0 = tif.pages[0]
+        tags0 = {t.code: t.value for t in ifd0.tags}
+        assert ifd0.subfiletype == 1 and ifd0.photometric == 2 and ifd0.dtype == np.uint8
+        assert max(ifd0.shape[:2]) == 256 and ifd0.shape[2] == 3
+        assert tags0[274] == 6 and bytes(tags0[50706]) == bytes([1, 4, 0, 0]) and 50721 in tags0 and 50728 in tags0
+        (sub,) = ifd0.pages
+        tags = {t.code: t.value for t in sub.tags}
+        assert sub.subfiletype == 0 and tags[262] == 32803 and tags[259] == 7
+        assert (sub.tilewidth, sub.tilelength) == (LJPEG_TILE, LJPEG_TILE)
+        assert len(sub.dataoffsets) == 2 * 3  # ceil(300/256) × ceil(600/256) tiles
+        assert tags[50714] == 1024 and tags[50717] == 15600 and bytes(tags[33422]) == bytes([2, 1, 1, 0])
+        np.testing.assert_array_equal(sub.asarray(), cfa)
+
+
+def test_ljpeg_preview_is_a_white_balanced_rendering():
+    """A grey card under the as-shot light renders neutral; brighter raw -> brighter preview."""
+    xyz_white = np.linalg.solve(MATRIX, np.asarray(NEUTRAL))  # the light whose camera response is NEUTRAL
+    camera = MATRIX @ (xyz_white / xyz_white[1] * 0.18)  # an 18 % grey card under that light
+    rgb = np.broadcast_to(camera, (64, 96, 3))
+    cfa = np.round(BLACK + mosaic(rgb, "GRBG") * (WHITE - BLACK)).astype(np.uint16)
+    preview = preview_from_cfa(cfa, "GRBG", BLACK, WHITE, MATRIX, NEUTRAL, long_edge=24)
+    assert preview.shape == (16, 24, 3) and preview.dtype == np.uint8
+    assert np.ptp(preview.reshape(-1, 3).mean(axis=0)) <= 2  # neutral
+    brighter = preview_from_cfa(np.minimum(cfa * 2, WHITE).astype(np.uint16), "GRBG", BLACK, WHITE, MATRIX, NEUTRAL)
+    assert brighter.mean() > preview.mean() + 20
+
+
+def test_ljpeg_write_is_deterministic_and_smaller(tmp_path):
+    cfa = _noisy_cfa((512, 512), 3692, seed=1)  # whole tiles; noise sigma 37 DN
+    a = write_dng(tmp_path / "a.dng", cfa, "RGGB", 128, 3692, MATRIX, NEUTRAL, compression="ljpeg")
+    b = write_dng(tmp_path / "b.dng", cfa, "RGGB", 128, 3692, MATRIX, NEUTRAL, compression="ljpeg")
+    plain = write_dng(tmp_path / "c.dng", cfa, "RGGB", 128, 3692, MATRIX, NEUTRAL)
+    assert a.read_bytes() == b.read_bytes()
+    with tifffile.TiffFile(a) as tif:
+        raw_bytes = sum(tif.pages[0].pages[0].databytecounts)  # the uncompressed preview aside
+    assert raw_bytes < 0.6 * cfa.nbytes  # ~8.4 of 16 bits per pixel for this noise
+    assert a.stat().st_size < plain.stat().st_size
+
+
+def test_ljpeg_precision():
+    assert [ljpeg_precision(w) for w in (255, 3692, 4095, 15600, 16383, 65535)] == [8, 12, 12, 14, 14, 16]
+    assert ljpeg_precision(4095, max_value=5000) == 13  # values above the white level still fit
+
+
+@pytest.mark.parametrize("kw", [{"compression": "zip"}, {"compression": "ljpeg", "cfa": np.zeros((300, 255), np.uint16)}])
+def test_ljpeg_bad_arguments_raise_and_write_nothing(tmp_path, kw):
+    args = {"cfa": np.zeros((300, 300), np.uint16), "pattern": "RGGB", "black_level": 0, "white_level": 4095,
+            "color_matrix": MATRIX, "as_shot_neutral": NEUTRAL} | kw
+    with pytest.raises(ValueError, match="compression|width"):
         write_dng(tmp_path / "x.dng", **args)
     assert list(tmp_path.iterdir()) == []
 
