@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import click
+from tabulate import tabulate
 
 DEFAULT_RESOLUTIONS = "500x300,1200x900,2500x1200,4000x3000"
 
@@ -146,14 +147,15 @@ def model_command(models, resolutions, device, threads, repeats, json_path, plot
     idle = _subprocess_json(["_case", "--idle", *common])
     click.echo(f"idle process (python + torch + model imported): {idle['peak_mb']:.0f} MB peak RSS")
     rows = []
-    click.echo(f"{'model':8} {'resolution':>11} {'MP':>6} {'ms':>10} {'peak MB':>9} {'params':>8}")
     for kind in kinds:
         for w, h in sizes:
             row = _subprocess_json(
                 ["_case", "--model", kind, "--resolution", f"{w}x{h}", "--repeats", str(repeats), *common]
             )
-            rows.append(row)
-            click.echo(f"{kind:8} {row['resolution']:>11} {w * h / 1e6:6.2f} {row['ms']:10.1f} {row['peak_mb']:9.0f} {row['params']:8d}")
+            rows.append({**row, "model": kind, "megapixels": w * h / 1e6})
+            click.echo(f"  {kind} {row['resolution']}: {row['ms']:.1f} ms", err=True)
+    table = [(r["model"], r["resolution"], f"{r['megapixels']:.2f}", f"{r['ms']:.1f}", f"{r['peak_mb']:.0f}", r["params"]) for r in rows]
+    click.echo(tabulate(table, ("model", "resolution", "MP", "ms", "peak MB", "params"), tablefmt="github", disable_numparse=True))
     if json_path:
         json_path.write_text(json.dumps({"idle_peak_mb": idle["peak_mb"], "rows": rows}, indent=2) + "\n")
         plot_path = plot_path or json_path.with_suffix(".png")

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Callable
 
 import click
+from tabulate import tabulate
 import numpy as np
 import rawpy
 
@@ -95,10 +96,8 @@ def main(raw_path: Path | None, repeats: int, decode_repeats: int, json_path: Pa
     with tempfile.TemporaryDirectory() as folder:
         path = raw_path or make_large_dng(Path(folder) / "a9999-bench-24MP.dng")
         rows += decode_rows(path, decode_repeats)
-    click.echo(f"| {'case':<44} | {'median ms':>9} | {'vs target':<18} |")
-    click.echo(f"|{'-' * 46}|{'-' * 11}|{'-' * 20}|")
-    for row in rows:
-        click.echo(f"| {row['case']:<44} | {row['ms']:>9.2f} | {row['target']:<18} |")
+    table = [(row["case"], row["ms"], row["target"]) for row in rows]
+    click.echo(tabulate(table, ("case", "median ms", "vs target"), tablefmt="github", floatfmt=".2f"))
     if json_path:
         json_path.write_text(json.dumps(rows, indent=2))
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import click
+from tabulate import tabulate
 import torch
 
 from bno.model import build_model
@@ -91,10 +92,10 @@ def bench_step(kind: str, options: dict[str, Any], stage: str, batch: int, crop:
 
 
 def format_rows(rows: list[BenchRow], device: str) -> str:
-    lines = [f"Training throughput on {device} (forward + backward + Adam step, synthetic crops)", "",
-             "| model | params | stage | batch | crop | images/s | ms/step |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r.model} | {r.params:,} | {r.stage} | {r.batch} | {r.crop} | {r.images_per_s:.1f} | {r.ms_per_step:.0f} |" for r in rows]
-    return "\n".join(lines)
+    table = [(r.model, f"{r.params:,}", r.stage, r.batch, r.crop, f"{r.images_per_s:.1f}", f"{r.ms_per_step:.0f}") for r in rows]
+    header = ("model", "params", "stage", "batch", "crop", "images/s", "ms/step")
+    title = f"Training throughput on {device} (forward + backward + Adam step, synthetic crops)"
+    return f"{title}\n\n{tabulate(table, header, tablefmt='github', disable_numparse=True)}"
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -11,9 +11,9 @@ import json
 import sys
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
 import click
+from tabulate import tabulate
 
 from bno.synth.ops import OPERATORS
 
@@ -40,14 +40,6 @@ def _declaration(manifest: str | None, raws: str | None, long_edge: int | None, 
 def _print_failures(failures: list[dict]) -> None:
     for failure in failures:
         click.echo(f"error: {failure['source']}: {failure['reason']}", err=True)
-
-
-def _table(rows: list[tuple[Any, ...]], header: tuple[str, ...]) -> str:
-    cells = [tuple(str(c) for c in header)] + [tuple(str(c) for c in row) for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() for row in cells]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
 
 
 _common_run_options = [
@@ -93,7 +85,7 @@ def generate_command(ops, out, levels, fmt, raws, split, limit, long_edge, worke
         scheduler=scheduler, max_failures=max_failures, progress_interval=progress_interval,
     )
     rows = [(code, count) for code, count in result.files_per_op.items()]
-    click.echo(_table(rows + [("total", len(result.records))], ("op", "files")))
+    click.echo(tabulate(rows + [("total", len(result.records))], ("op", "files")))
     rate = (result.ok + result.skipped) / result.seconds if result.seconds > 0 else 0.0
     click.echo(
         f"scenes: {result.scenes} selected, {result.ok} rendered, {result.skipped} already complete, "
@@ -128,7 +120,7 @@ def audit_command(directory, as_json, manifest) -> None:
     if as_json:
         click.echo(json.dumps({"dataset": str(root), "ok": all(r.ok for r in rows), "checks": [r.to_dict() for r in rows]}, indent=1, ensure_ascii=False))
     else:
-        click.echo(_table([(r.name, "ok" if r.ok else "FAIL", r.summary) for r in rows], ("check", "status", "summary")))
+        click.echo(tabulate([(r.name, "ok" if r.ok else "FAIL", r.summary) for r in rows], ("check", "status", "summary")))
         for row in rows:
             if not row.ok:
                 click.echo(f"\n{row.name}:")
@@ -183,7 +175,7 @@ def pairs_command(targets, out, index_dir, inputs, index_file, strict, raws, spl
     for record in result.records:
         if record["role"] == "input":
             per_split[record["split"]] = per_split.get(record["split"], 0) + 1
-    click.echo(_table(sorted(per_split.items()), ("split", "pairs")))
+    click.echo(tabulate(sorted(per_split.items()), ("split", "pairs")))
     click.echo(
         f"scenes: {result.scenes} matched, {result.ok} rendered, {result.skipped} already complete, {len(result.failures)} failed; "
         f"unmatched: {len(result.unmatched_raws)} raws, {len(result.unmatched_targets)} targets; {result.seconds:.1f} s; output {out_dir}"

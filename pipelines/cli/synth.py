@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import click
+from tabulate import tabulate
 
 from bno.synth.ops import OPERATORS
 
@@ -23,10 +24,12 @@ def main(ctx: click.Context, debug: bool) -> None:
 @main.command(name="operators")
 def operators() -> None:
     """List the registered operators, their sliders, units, ranges and default schedules."""
-    click.echo(f"{'name':<14} {'code':<4} {'slider':<12} {'unit':<7} {'range':<18} levels")
-    for op in OPERATORS.values():
-        low, high = op.slider_range
-        click.echo(f"{op.name:<14} {op.code:<4} {op.slider:<12} {op.unit:<7} {f'[{low:g}, {high:g}]':<18} {op.default_levels}")
+    rows = [
+        (op.name, op.code, op.slider, op.unit, f"[{op.slider_range[0]:g}, {op.slider_range[1]:g}]", op.default_levels,
+         f"{op.strength_span():g} {op.change_unit}", op.camera_raw_key)
+        for op in OPERATORS.values()
+    ]
+    click.echo(tabulate(rows, ("name", "code", "slider", "unit", "range", "levels", "strength +1", "Camera Raw")))
 
 
 main.add_command(apply)

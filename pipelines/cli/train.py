@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+from tabulate import tabulate
 
 from bno.pipelines.cli.common import UserError, report_errors
 
@@ -48,9 +49,9 @@ def _config(config: str | None, model: str | None, overrides: tuple[str, ...], r
 
 def _summary_stage1(summary: dict[str, Any]) -> str:
     records = [r for r in summary.get("records", []) if r.get("split") == "test" and r.get("op")]
-    lines = ["| operator | held-out PSNR, random pairs (dB) | A vs B | from the middle level (dB) | A vs B |", "|---|---|---|---|---|"]
-    lines += [f"| {r['op']} | {r['psnr']:.2f} | {r['psnr_input']:.2f} | {r['psnr_neutral']:.2f} | {r['psnr_input_neutral']:.2f} |" for r in records]
-    return "\n".join(lines)
+    rows = [(r["op"], r["psnr"], r["psnr_input"], r["psnr_neutral"], r["psnr_input_neutral"]) for r in records]
+    header = ("operator", "held-out PSNR, random pairs (dB)", "A vs B", "from the middle level (dB)", "A vs B")
+    return tabulate(rows, header, tablefmt="github", floatfmt=".2f")
 
 
 def _summary_stage2(summary: dict[str, Any]) -> str:

@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from tabulate import tabulate
 
 from bno.model import SequentialRetoucher, load_checkpoint, resolve_checkpoint
 
@@ -179,9 +180,9 @@ def evaluate(
 def format_table(summaries: dict[str, dict[str, Any]]) -> str:
     """A Markdown table: one row per evaluated model, one column per metric (↑/↓ marks)."""
     metrics = [m for m in (*METRICS, "lpips") if any(m in s for s in summaries.values())]
-    header = "| model | " + " | ".join(f"{m} {'↑' if HIGHER_IS_BETTER[m] else '↓'}" for m in metrics) + " | images |"
-    lines = [header, "|" + "---|" * (len(metrics) + 2)]
-    for name, s in summaries.items():
-        cells = [f"{s[m]:.4f}" if m == "ssim" else f"{s[m]:.2f}" if m in s else "—" for m in metrics]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {s['images']} |")
-    return "\n".join(lines)
+    header = ("model", *(f"{m} {'↑' if HIGHER_IS_BETTER[m] else '↓'}" for m in metrics), "images")
+    rows = [
+        (name, *(f"{s[m]:.4f}" if m == "ssim" else f"{s[m]:.2f}" if m in s else "—" for m in metrics), s["images"])
+        for name, s in summaries.items()
+    ]
+    return tabulate(rows, header, tablefmt="github", disable_numparse=True)
