@@ -6,7 +6,8 @@ and matplotlib's ``mpl-data/sample_data``; nothing is downloaded) by running a
 camera pipeline backwards. Provenance, licences and the per-sample parameters
 are listed in ``samples/LICENSES.md``.
 
-Pipeline, per scene (float64 after linearisation, quantised once at the end):
+Pipeline, per scene (float64 after linearisation, quantised once at the end;
+steps 2–9 are the shared functions of :mod:`bno.synth.camera`):
 
 1. **Source** – 8-bit sRGB photo, cropped (and, for the large ones,
    downscaled with ``cv2.INTER_AREA``) to the scene's box; even sizes.
@@ -64,7 +65,6 @@ existing DNGs. Install RawTherapee on Debian/Ubuntu with
 from __future__ import annotations
 
 import argparse
-import hashlib
 import os
 import shutil
 import subprocess
@@ -73,63 +73,29 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import colour
 import cv2
 import numpy as np
 
 if __package__ in (None, ""):  # run as a plain script: put the repo root on the path
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bno.synth.colour_spaces import srgb_decode  # noqa: E402
+from bno.synth.camera import (  # noqa: E402
+    CAMERAS,
+    Camera,
+    camera_neutral,
+    seed_from_name,
+    sensor_readout,
+    srgb_to_camera,
+    to_sensor_orientation,
+)
 from bno.synth.dng import CFA_PATTERNS, mosaic, write_dng  # noqa: E402
-from bno.synth.temperature import temperature_tint_to_xy, xy_to_XYZ  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "samples"
 PROFILE = REPO / "samples" / "rawtherapee.pp3"
 
-#: Linear sRGB → XYZ (D65), IEC 61966-2-1:1999.
-SRGB_TO_XYZ = np.array(
-    [
-        [0.4124, 0.3576, 0.1805],
-        [0.2126, 0.7152, 0.0722],
-        [0.0193, 0.1192, 0.9505],
-    ]
-)
-#: D65 white, XYZ with Y = 1 (row sums of SRGB_TO_XYZ, as the sRGB standard uses).
-XYZ_D65 = SRGB_TO_XYZ.sum(axis=1)
-#: Fraction of the raw range a diffuse white reaches at EV 0.
-WHITE_HEADROOM = 0.70
-#: Electrons at the white level at ISO 100 (a full-frame sensor's full well).
-FULL_WELL_E = 40_000.0
-#: Read noise, electrons RMS.
-READ_NOISE_E = 4.0
 #: JPEG quality of the expert targets.
 JPEG_QUALITY = 90
-
-
-@dataclass(frozen=True)
-class Camera:
-    """A synthetic camera: real D65 ColorMatrix, typical raw levels."""
-
-    model: str  # DNG Model (Make is "BNO", so decoders use the DNG's own matrix)
-    matrix: tuple[int, ...]  # XYZ -> camera, x10000, dcraw adobe_coeff (D65)
-    black: int  # raw black level, DN
-    white: int  # raw white (saturation) level, DN
-    source: str  # where the matrix comes from
-
-
-CAMERAS: dict[str, Camera] = {
-    # dcraw.c adobe_coeff: { "Canon EOS 5D", 0, 0xe6c, {...} }; 12-bit, 0xe6c = 3692.
-    "C12": Camera("Synthetic C12", (6347, -479, -972, -8297, 15954, 2480, -1968, 2131, 7649),
-                  128, 3692, "dcraw adobe_coeff 'Canon EOS 5D'"),
-    # dcraw.c adobe_coeff: { "Canon EOS 5D Mark II", 0, 0x3cf0, {...} }; 14-bit, black 1024.
-    "C14": Camera("Synthetic C14", (4716, 603, -830, -7798, 15474, 2480, -1496, 1937, 6651),
-                  1024, 15600, "dcraw adobe_coeff 'Canon EOS 5D Mark II'"),
-    # dcraw.c adobe_coeff: { "Nikon D700", 0, 0, {...} }; 14-bit, black 0.
-    "N14": Camera("Synthetic N14", (8139, -2171, -663, -8747, 16541, 2295, -1925, 2008, 8093),
-                  0, 15520, "dcraw adobe_coeff 'Nikon D700'"),
-}
 
 
 def _skimage(name: str) -> np.ndarray:
@@ -215,16 +181,6 @@ SCENES: tuple[Scene, ...] = (
 )
 
 
-def illuminant_xyz(temperature: float, tint: float) -> np.ndarray:
-    """XYZ ``(3,)``, Y = 1, of Adobe's Temperature/Tint white (``bno.synth.temperature``)."""
-    return xy_to_XYZ(temperature_tint_to_xy(temperature, tint))
-
-
-def scene_seed(name: str) -> int:
-    """Deterministic 64-bit seed from a file name (SHA-256, not Python's hash())."""
-    return int.from_bytes(hashlib.sha256(name.encode("utf-8")).digest()[:8], "little")
-
-
 def scene_cfa_pattern(index: int) -> str:
     """CFA pattern of the ``index``-th scene: the four Bayer layouts in turn."""
     return CFA_PATTERNS[index % len(CFA_PATTERNS)]
@@ -244,7 +200,7 @@ def load_crop(scene: Scene) -> np.ndarray:
 
 
 def render_raw(scene: Scene, pattern: str) -> tuple[np.ndarray, np.ndarray, Camera]:
-    """Run the camera pipeline backwards (module docstring, steps 2–9).
+    """Run the camera pipeline backwards (module docstring, steps 2–9; :mod:`bno.synth.camera`).
 
     Returns
     -------
@@ -256,48 +212,24 @@ def render_raw(scene: Scene, pattern: str) -> tuple[np.ndarray, np.ndarray, Came
         The synthetic camera used.
     """
     cam = CAMERAS[scene.camera]
-    matrix = np.asarray(cam.matrix, dtype=np.float64).reshape(3, 3) / 10_000.0
-
-    linear = srgb_decode(load_crop(scene)).astype(np.float64)  # (H, W, 3) linear sRGB
-    xyz_d65 = linear @ SRGB_TO_XYZ.T  # (H, W, 3) XYZ, D65-adapted
-    white = illuminant_xyz(scene.temperature, scene.tint)  # (3,) XYZ, Y = 1
-    cat = colour.adaptation.matrix_chromatic_adaptation_VonKries(XYZ_D65, white, "Bradford")
-    xyz_scene = xyz_d65 @ cat.T  # (H, W, 3) XYZ under the shot illuminant
-    camera_rgb = xyz_scene @ matrix.T  # (H, W, 3) camera RGB
-    white_cam = matrix @ white  # (3,) camera response to the illuminant white
-    neutral = white_cam / white_cam[1]
-    camera_rgb *= WHITE_HEADROOM * 2.0**scene.ev / white_cam.max()
-    camera_rgb = np.clip(camera_rgb, 0.0, None)  # out-of-gamut negatives: no light
-
-    if scene.orientation == 6:  # displayed = stored rotated 90 deg CW
-        camera_rgb = np.rot90(camera_rgb, k=1)
-    elif scene.orientation == 8:  # displayed = stored rotated 90 deg CCW
-        camera_rgb = np.rot90(camera_rgb, k=-1)
-    elif scene.orientation != 1:
-        raise ValueError(f"unsupported orientation {scene.orientation}")
-
-    signal = mosaic(camera_rgb, pattern)  # (H, W), 1.0 = white level
-    rng = np.random.default_rng(scene_seed(scene.name))
-    full_well = FULL_WELL_E * 100.0 / scene.iso  # electrons at the white level
-    electrons = rng.poisson(np.clip(signal, 0.0, 1.5) * full_well).astype(np.float64)
-    electrons += rng.normal(0.0, READ_NOISE_E, size=electrons.shape)
-    dn = cam.black + electrons * (cam.white - cam.black) / full_well
-    cfa = np.clip(np.round(dn), 0, cam.white).astype(np.uint16)
-    return cfa, neutral, cam
+    camera_rgb = srgb_to_camera(load_crop(scene), cam.color_matrix, scene.temperature, scene.tint, scene.ev)
+    neutral = camera_neutral(cam.color_matrix, scene.temperature, scene.tint)
+    signal = mosaic(to_sensor_orientation(camera_rgb, scene.orientation), pattern)  # 1.0 = white level
+    rng = np.random.default_rng(seed_from_name(scene.name))
+    return sensor_readout(signal, rng, scene.iso, cam.black, cam.white), neutral, cam
 
 
 def write_scene(index: int, scene: Scene, raws: Path) -> Path:
     """Render scene ``index`` and write ``raws/<name>.dng``."""
     pattern = scene_cfa_pattern(index)
     cfa, neutral, cam = render_raw(scene, pattern)
-    matrix = np.asarray(cam.matrix, dtype=np.float64).reshape(3, 3) / 10_000.0
     return write_dng(
         raws / f"{scene.name}.dng",
         cfa,
         pattern,
         cam.black,
         cam.white,
-        matrix,
+        cam.color_matrix,
         tuple(float(v) for v in neutral),
         orientation=scene.orientation,
         make="BNO",
