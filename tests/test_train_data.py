@@ -110,3 +110,69 @@ def test_stage2_crops_and_unreadable_file_is_named(tmp_path):
 
     with pytest.raises(ImageReadError, match=bad.name):
         Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())[(0, int(np.argmax(square.order(0) == 0)))]
+
+
+# --------------------------------------------------------------------------- paths stay inside the dataset
+
+
+def _copy_with_link_outside(op_data, tmp_path):
+    """A copy of the operator dataset whose first EX file is a symlink to an identical file outside it."""
+    import json
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(op_data, root)
+    record = next(json.loads(line) for line in (root / "manifest.jsonl").read_text().splitlines() if '"EX"' in line)
+    outside = tmp_path / "outside.png"
+    (root / record["path"]).rename(outside)
+    (root / record["path"]).symlink_to(outside)
+    return root, record["path"]
+
+
+def test_a_symlink_out_of_the_dataset_is_refused(op_data, tmp_path):
+    root, linked = _copy_with_link_outside(op_data, tmp_path)
+    with pytest.raises(ValueError, match="outside the root") as caught:
+        load_operator_data(root, ["EX"])
+    assert linked in str(caught.value) and "manifest.jsonl:" in str(caught.value)
+    assert len(str(caught.value).splitlines()) == 1
+
+
+@pytest.mark.parametrize("path", ["../escape.png", "/etc/passwd", ["a"], None])
+def test_unsafe_manifest_paths_are_refused(op_data, tmp_path, path):
+    import json
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(op_data, root)
+    lines = (root / "manifest.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["path"] = path
+    (root / "manifest.jsonl").write_text("\n".join([json.dumps(record)] + lines[1:]) + "\n")
+    with pytest.raises(ValueError, match=r"manifest\.jsonl:1: "):
+        load_operator_data(root)
+
+
+def test_stage1_cli_refuses_the_link_in_one_line_without_a_run_folder(op_data, tmp_path):
+    from click.testing import CliRunner
+
+    from bno.pipelines.cli.train import main
+
+    root, linked = _copy_with_link_outside(op_data, tmp_path)
+    out = tmp_path / "run"
+    for extra in ([], ["--skip-audit"]):  # the audit refuses it; without the audit, loading does
+        result = CliRunner().invoke(main, ["stage1", "--data", str(root), "--out", str(out), "--op", "EX", *extra])
+        assert result.exit_code == 2, result.output
+        assert result.output.startswith("error:") and linked in result.output
+        assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_preview_refuses_the_link(op_data, tmp_path):
+    from click.testing import CliRunner
+
+    from bno.pipelines.cli.synth import main
+
+    root, linked = _copy_with_link_outside(op_data, tmp_path)
+    result = CliRunner().invoke(main, ["preview", str(root)])
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and linked in result.output and "outside the root" in result.output

@@ -4,6 +4,8 @@ For each operator (``op`` of ``manifest.jsonl``; pairs datasets give one ``pair`
 the sheet has one row per sampled scene and one column per sampled level (or role),
 each tile labelled with its level and slider value, written to ``<DIR>/preview/<CODE>.png``
 (8-bit sRGB). ``tiff16`` operator data (linear ProPhoto) is converted to sRGB for display.
+A recorded path that leaves the dataset (``..``, absolute, a symlink to outside the root) is
+refused with :class:`~bno.pipelines.data.paths.DatasetPathError` before anything is read.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 from bno.synth.io import atomic_write_bytes
 
 from bno.pipelines.data.manifest import MANIFEST_JSONL, read_manifest
+from bno.pipelines.data.paths import DatasetRoot
 
 __all__ = ["PREVIEW_DIR", "contact_sheet", "write_previews"]
 
@@ -50,13 +53,13 @@ def _column_label(record: dict[str, Any]) -> str:
     return f"L{record.get('level')}: {value:.6g} {record.get('unit', '')}".strip()
 
 
-def _tile(root: Path, record: dict[str, Any], height: int) -> np.ndarray:
+def _tile(root: DatasetRoot, record: dict[str, Any], height: int) -> np.ndarray:
     import cv2
 
     from bno.synth.colour_spaces import prophoto_to_srgb
     from bno.synth.io import read_image
 
-    pixels = read_image(root / record["path"]).pixels
+    pixels = read_image(root.path(record.get("path"))).pixels
     if record.get("format") == "tiff16" and record.get("op") != "pair":
         pixels = prophoto_to_srgb(pixels)
     width = max(1, round(pixels.shape[1] * height / pixels.shape[0]))
@@ -64,8 +67,11 @@ def _tile(root: Path, record: dict[str, Any], height: int) -> np.ndarray:
 
 
 def contact_sheet(root: os.PathLike | str, records: list[dict[str, Any]], scenes: int = 4, columns: int = 7, tile_height: int = 96) -> np.ndarray:
-    """A sheet (H, W, 3) float32 sRGB in [0, 1] of one operator's records: ``scenes`` rows × ``columns`` levels."""
-    root = Path(root)
+    """A sheet (H, W, 3) float32 sRGB in [0, 1] of one operator's records: ``scenes`` rows × ``columns`` levels.
+
+    Raises :class:`~bno.pipelines.data.paths.DatasetPathError` for a path that leaves ``root``.
+    """
+    inside = DatasetRoot(root)
     by_scene: dict[str, list] = defaultdict(list)
     for record in records:
         by_scene[str(record["scene"])].append(record)
@@ -74,7 +80,7 @@ def contact_sheet(root: os.PathLike | str, records: list[dict[str, Any]], scenes
     rows = []
     for scene in chosen:
         picked = _sample(sorted(by_scene[scene], key=order), columns)
-        rows.append((scene, picked, [_tile(root, r, tile_height) for r in picked]))
+        rows.append((scene, picked, [_tile(inside, r, tile_height) for r in picked]))
     tile_width = max((t.shape[1] for _, _, tiles in rows for t in tiles), default=tile_height)
     n_columns = max((len(tiles) for _, _, tiles in rows), default=1)
     row_height = tile_height + _LABEL_HEIGHT + _GAP
@@ -96,10 +102,12 @@ def write_previews(root: os.PathLike | str, scenes: int = 4, columns: int = 7, t
     from bno.synth.io import encode_image
 
     root = Path(root)
-    records = read_manifest(root / MANIFEST_JSONL)
+    inside = DatasetRoot(root)
+    records = read_manifest(inside.path(MANIFEST_JSONL))
     by_op: dict[str, list] = defaultdict(list)
     for record in records:
         by_op[str(record.get("op"))].append(record)
+    inside.path(PREVIEW_DIR)  # refuse a preview folder that links out of the dataset
     (root / PREVIEW_DIR).mkdir(exist_ok=True)
     written = []
     for op in sorted(by_op):

@@ -36,6 +36,7 @@ import torch
 from torch.utils.data import Dataset, Sampler
 
 from bno.pipelines.data.paired import to_tensor
+from bno.pipelines.data.paths import DatasetRoot
 from bno.synth.io import read_image
 from bno.synth.ops import OPERATORS
 
@@ -181,9 +182,11 @@ class OperatorData:
 
 
 def load_operator_data(root: str | Path, ops: Sequence[str] | None = None) -> OperatorData:
-    """Read ``<root>/manifest.jsonl``; ``ValueError`` when an op is missing or levels are incomplete."""
+    """Read ``<root>/manifest.jsonl``; ``ValueError`` when an op is missing, levels are incomplete
+    or a recorded path leaves the dataset (``..``, absolute, a symlink to outside ``root``)."""
     root = Path(root)
-    manifest = root / "manifest.jsonl"
+    inside = DatasetRoot(root)
+    manifest = inside.path("manifest.jsonl")
     if not manifest.is_file():
         raise FileNotFoundError(f"{root}: no manifest.jsonl (make one with `bno-synth generate`)")
     paths: dict[str, dict[str, dict[int, Path]]] = defaultdict(lambda: defaultdict(dict))
@@ -196,10 +199,16 @@ def load_operator_data(root: str | Path, ops: Sequence[str] | None = None) -> Op
         for number, line in enumerate(handle, 1):
             if not line.strip():
                 continue
-            rec = json.loads(line)
+            try:
+                rec = json.loads(line)
+                if not isinstance(rec, dict):
+                    raise ValueError("not a JSON object")
+                file = inside.path(rec.get("path"))
+            except ValueError as error:  # JSONDecodeError, DatasetPathError
+                raise ValueError(f"{manifest}:{number}: {error}") from None
             try:
                 op, scene, level = str(rec["op"]), str(rec["scene"]), int(rec["level"])
-                paths[op][scene][level] = root / rec["path"]
+                paths[op][scene][level] = file
                 values[op][scene][level] = float(rec["value"])
                 units[op] = str(rec.get("unit", ""))
                 split[scene] = str(rec["split"])
