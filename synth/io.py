@@ -7,6 +7,10 @@ the destination folder, which is then renamed over the target, so a crash never
 leaves a partial image behind. Encoded files carry no timestamps, so the same
 pixels always give the same bytes.
 
+Written images are colour-managed: each embeds an ICC profile (:mod:`bno.synth.icc`) —
+sRGB by default (PNG ``iCCP`` chunk and JPEG ``APP2`` segment written by OpenCV, TIFF tag
+34675 by tifffile), linear ProPhoto for :func:`write_prophoto_tiff`.
+
 | array    | shape      | dtype   | range  |
 |----------|------------|---------|--------|
 | pixels   | (H, W, 3)  | float32 | [0, 1] |
@@ -25,14 +29,17 @@ import numpy as np
 import tifffile
 
 from .colour_spaces import prophoto_to_srgb, prophoto_to_srgb8
+from .icc import ProfileName, profile_bytes
 
 __all__ = [
     "IMAGE_SUFFIXES",
     "ImageReadError",
+    "JPEG_QUALITY",
     "LoadedImage",
     "TEMP_SUFFIX",
     "atomic_write_bytes",
     "encode_image",
+    "encode_prophoto_tiff",
     "encode_srgb",
     "read_image",
     "write_image",
@@ -42,7 +49,8 @@ __all__ = [
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".tif", ".tiff"})
 _TIFF_SUFFIXES = frozenset({".tif", ".tiff"})
-_JPEG_QUALITY = 95
+#: Default JPEG quality (OpenCV/libjpeg scale 0–100).
+JPEG_QUALITY = 95
 #: PNG: the "Sub" row filter and Huffman-only zlib coding. On photos that is ~7× faster
 #: than OpenCV's default (all filters, default strategy: 6 vs 45 ms for 600×400, 8-bit)
 #: for the same size (435 vs 434 KB); lossless either way.
@@ -106,10 +114,21 @@ def read_image(path: os.PathLike | str) -> LoadedImage:
         if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
             array = np.moveaxis(array, 0, -1)  # planar TIFF
         return _to_rgb(array, path, bgr=False)
-    array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # e.g. a header claiming more pixels than OpenCV's limit
+        raise ImageReadError(path, _opencv_reason(error)) from None
     if array is None:
         raise ImageReadError(path, "unreadable or corrupt image")
     return _to_rgb(array, path, bgr=True)
+
+
+def _opencv_reason(error: cv2.error) -> str:
+    """One line for an OpenCV decoding error."""
+    if "CV_IO_MAX_IMAGE_PIXELS" in str(error):
+        return "image too large: its header claims more than 2**30 pixels (OpenCV's limit)"
+    message = getattr(error, "err", "") or str(error).strip().splitlines()[-1]
+    return f"unreadable image (OpenCV: {message})"
 
 
 def _quantise(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
@@ -123,26 +142,45 @@ def _quantise(pixels: np.ndarray, bit_depth: int) -> np.ndarray:
     return np.rint(scaled).astype(dtype)
 
 
-def encode_image(pixels: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
+def encode_image(
+    pixels: np.ndarray,
+    suffix: str,
+    bit_depth: int = 8,
+    *,
+    profile: ProfileName | None = "srgb",
+    quality: int = JPEG_QUALITY,
+) -> bytes:
     """Encode RGB ``pixels`` (H, W, 3) — float in [0, 1], or already uint8/uint16 for ``bit_depth`` —
-    as PNG, JPEG (8-bit only) or TIFF bytes."""
+    as PNG, JPEG (8-bit only, ``quality`` 0–100) or TIFF bytes, embedding the ICC ``profile``
+    (``"srgb"``, ``"linear-prophoto"`` or ``None`` for none) that says what the values mean."""
     suffix = suffix.lower()
     array = _quantise(pixels, bit_depth)
+    icc = None if profile is None else profile_bytes(profile)
     if suffix in _TIFF_SUFFIXES:
         buffer = io.BytesIO()
-        tifffile.imwrite(buffer, array, photometric="rgb", metadata=None)
+        tifffile.imwrite(buffer, array, photometric="rgb", metadata=None, iccprofile=icc)
         return buffer.getvalue()
     if suffix in (".jpg", ".jpeg"):
         if bit_depth != 8:
             raise ValueError("JPEG holds 8-bit images only")
-        ok, data = cv2.imencode(".jpg", array[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, _JPEG_QUALITY])
+        if not 0 <= quality <= 100:
+            raise ValueError(f"JPEG quality must be in [0, 100], got {quality}")
+        ok, data = _opencv_encode(".jpg", array, [cv2.IMWRITE_JPEG_QUALITY, int(quality)], icc)
     elif suffix == ".png":
-        ok, data = cv2.imencode(".png", array[:, :, ::-1], _PNG_PARAMS)
+        ok, data = _opencv_encode(".png", array, _PNG_PARAMS, icc)
     else:
         raise ValueError(f"unsupported output type {suffix!r} (use .png, .jpg or .tif)")
     if not ok:
         raise ValueError(f"OpenCV could not encode a {suffix} image")
     return data.tobytes()
+
+
+def _opencv_encode(suffix: str, rgb: np.ndarray, params: list[int], icc: bytes | None) -> tuple[bool, np.ndarray]:
+    """OpenCV-encode ``rgb`` (H, W, 3), with ``icc`` as the file's ICC profile when given."""
+    bgr = rgb[:, :, ::-1]
+    if icc is None:
+        return cv2.imencode(suffix, bgr, params)
+    return cv2.imencodeWithMetadata(suffix, bgr, [cv2.IMAGE_METADATA_ICCP], [np.frombuffer(icc, np.uint8)], params)
 
 
 def _current_umask() -> int:
@@ -156,16 +194,21 @@ _FILE_MODE = 0o666 & ~_current_umask()
 #: Name ending of :func:`atomic_write_bytes`'s temporary files (hidden, ``.<…>`` + this). Unique to
 #: this tool, so a cleanup after a killed run can match exactly its own leftovers and no user file.
 TEMP_SUFFIX = ".bno-tmp"
+#: How much of the target's name a temp name repeats (for a person looking at a folder mid-write).
+_TEMP_NAME_CHARS = 32
 
 
 def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
 
-    The temporary file is named ``.<name>.<random>`` + :data:`TEMP_SUFFIX`; it gets the usual file mode
-    (``0o666`` less the umask, not ``mkstemp``'s 0600) before it is renamed over ``path``.
+    The temporary file is named ``.<start of name>.<random>`` + :data:`TEMP_SUFFIX`, at most
+    ``_TEMP_NAME_CHARS`` characters of the target's name, so that any target name the file
+    system accepts has a temp name it accepts too. It gets the usual file mode (``0o666`` less
+    the umask, not ``mkstemp``'s 0600) before it is renamed over ``path``.
     """
     path = Path(path)
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    prefix = f".{path.name[:_TEMP_NAME_CHARS]}."
+    descriptor, temp_name = tempfile.mkstemp(prefix=prefix, suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -176,9 +219,17 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
         raise
 
 
-def write_image(path: os.PathLike | str, pixels: np.ndarray, bit_depth: int = 8) -> None:
-    """Write RGB ``pixels`` (H, W, 3) in [0, 1] as stored values (no colour conversion), atomically."""
-    atomic_write_bytes(path, encode_image(pixels, Path(path).suffix, bit_depth))
+def write_image(
+    path: os.PathLike | str,
+    pixels: np.ndarray,
+    bit_depth: int = 8,
+    *,
+    profile: ProfileName | None = "srgb",
+    quality: int = JPEG_QUALITY,
+) -> None:
+    """Write RGB ``pixels`` (H, W, 3) in [0, 1] as stored values (no colour conversion), atomically,
+    tagged with the ICC ``profile`` (default sRGB); ``quality`` is for JPEG."""
+    atomic_write_bytes(path, encode_image(pixels, Path(path).suffix, bit_depth, profile=profile, quality=quality))
 
 
 def encode_srgb(prophoto: np.ndarray, suffix: str, bit_depth: int = 8) -> bytes:
@@ -192,6 +243,11 @@ def write_srgb(path: os.PathLike | str, prophoto: np.ndarray, bit_depth: int = 8
     atomic_write_bytes(path, encode_srgb(prophoto, Path(path).suffix, bit_depth))
 
 
+def encode_prophoto_tiff(prophoto: np.ndarray) -> bytes:
+    """Linear ProPhoto (H, W, 3), clipped to [0, 1], as 16-bit TIFF bytes with a linear ProPhoto ICC profile."""
+    return encode_image(prophoto, ".tif", 16, profile="linear-prophoto")
+
+
 def write_prophoto_tiff(path: os.PathLike | str, prophoto: np.ndarray) -> None:
-    """Write linear ProPhoto (H, W, 3), clipped to [0, 1], as a 16-bit TIFF, atomically."""
-    write_image(path, prophoto, 16)
+    """Write linear ProPhoto (H, W, 3), clipped to [0, 1], as a 16-bit TIFF (linear ProPhoto ICC profile), atomically."""
+    atomic_write_bytes(path, encode_prophoto_tiff(prophoto))

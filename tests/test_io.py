@@ -1,12 +1,31 @@
-"""Image readers and writers: bit depths, channel order, atomic writes, one-line errors."""
+"""Image readers and writers: bit depths, channel order, atomic writes, one-line errors, ICC profiles."""
+
+import io
+import struct
+import subprocess
+import sys
+import zlib
+from datetime import datetime
 
 import cv2
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image, ImageCms
 
 from bno.synth.colour_spaces import prophoto_to_srgb, prophoto_to_srgb8, srgb_decode, srgb_encode, srgb_to_prophoto
-from bno.synth.io import ImageReadError, atomic_write_bytes, encode_image, read_image, write_image, write_prophoto_tiff, write_srgb
+from bno.synth.icc import PROFILE_DATE, linear_prophoto_profile, srgb_profile
+from bno.synth.io import (
+    ImageReadError,
+    atomic_write_bytes,
+    encode_image,
+    encode_prophoto_tiff,
+    encode_srgb,
+    read_image,
+    write_image,
+    write_prophoto_tiff,
+    write_srgb,
+)
 
 
 @pytest.fixture
@@ -101,3 +120,107 @@ def test_srgb8_lookup_matches_exact_encoding():
     assert fast.dtype == np.uint8
     assert np.abs(fast.astype(int) - exact).max() <= 1
     assert (fast == exact).mean() > 0.99
+
+
+# --------------------------------------------------------------------------- colour management
+
+#: ROMM RGB / ProPhoto primaries and white, CIE xy (ANSI/I3A IT10.7666, ISO 22028-2), typed in here.
+ROMM_PRIMARIES = {"red": (0.7347, 0.2653), "green": (0.1596, 0.8404), "blue": (0.0366, 0.0001)}
+D50_XY = (0.3457, 0.3585)
+#: The ICC PCS illuminant (ICC.1:2022 §7.2.16), to which every colorant tag is adapted.
+ICC_D50_XYZ = np.array([0.9642, 1.0, 0.8249])
+
+
+def _profile(data: bytes) -> ImageCms.core.CmsProfile:
+    return ImageCms.ImageCmsProfile(io.BytesIO(data)).profile
+
+
+def _embedded_profile(data: bytes, suffix: str) -> bytes | None:
+    if suffix == ".tif":
+        with tifffile.TiffFile(io.BytesIO(data)) as tif:
+            return tif.pages[0].iccprofile
+    return Image.open(io.BytesIO(data)).info.get("icc_profile")
+
+
+@pytest.mark.parametrize("suffix, bits", [(".png", 8), (".png", 16), (".jpg", 8), (".tif", 8), (".tif", 16)])
+def test_srgb_outputs_carry_an_srgb_profile(ramp, suffix, bits):
+    data = encode_image(ramp, suffix, bits)
+    assert _embedded_profile(data, suffix) == srgb_profile()
+    assert _embedded_profile(encode_srgb(ramp, suffix, bits), suffix) == srgb_profile()
+    assert _embedded_profile(encode_image(ramp, suffix, bits, profile=None), suffix) is None
+    assert _profile(srgb_profile()).profile_description == "sRGB built-in"
+
+
+def test_prophoto_tiff_carries_a_linear_prophoto_profile(tmp_path, ramp):
+    write_prophoto_tiff(tmp_path / "p.tif", ramp)
+    embedded = _embedded_profile((tmp_path / "p.tif").read_bytes(), ".tif")
+    assert embedded == linear_prophoto_profile() == _embedded_profile(encode_prophoto_tiff(ramp), ".tif")
+    profile = _profile(embedded)
+    assert profile.profile_description == "RGB built-in"  # what LittleCMS names every cmsCreateRGBProfile
+    assert profile.xcolor_space == "RGB " and profile.connection_space == "XYZ "
+    # rXYZ/gXYZ/bXYZ: the ROMM primaries with Y scaled so that R + G + B is the PCS white (D50)
+    xy = np.array(list(ROMM_PRIMARIES.values()))
+    xyz = np.column_stack([xy[:, 0] / xy[:, 1], np.ones(3), (1 - xy.sum(1)) / xy[:, 1]])  # rows: X, Y=1, Z
+    white = np.array([D50_XY[0] / D50_XY[1], 1.0, (1 - sum(D50_XY)) / D50_XY[1]])
+    expected = xyz * np.linalg.solve(xyz.T, white)[:, None]  # rows: XYZ of each primary
+    for row, name in zip(expected, ROMM_PRIMARIES):
+        np.testing.assert_allclose(getattr(profile, f"{name}_colorant")[0], row * ICC_D50_XYZ / white, atol=2e-4)
+        np.testing.assert_allclose(getattr(profile, f"{name}_primary")[1][:2], ROMM_PRIMARIES[name], atol=2e-4)
+    np.testing.assert_allclose(profile.media_white_point[1][:2], D50_XY, atol=2e-4)
+
+
+def test_linear_prophoto_profile_is_linear_and_agrees_with_our_srgb_maths():
+    """LittleCMS, reading only the embedded profiles, converts linear ProPhoto to sRGB as synth.colour_spaces does."""
+    rng = np.random.default_rng(3)
+    pixels = rng.integers(20, 200, (16, 16, 3), dtype=np.uint8)
+    pixels[0, :, :] = np.arange(0, 256, 16, dtype=np.uint8)[:, None]  # a grey ramp: gamma 1 means it maps like ours
+    transform = ImageCms.buildTransform(
+        ImageCms.ImageCmsProfile(io.BytesIO(linear_prophoto_profile())),
+        ImageCms.ImageCmsProfile(io.BytesIO(srgb_profile())),
+        "RGB", "RGB", renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+    )
+    converted = np.asarray(ImageCms.applyTransform(Image.fromarray(pixels), transform)).astype(int)
+    ours = prophoto_to_srgb(pixels.astype(np.float32) / 255)
+    inside = (ours > 0.01).all(-1) & (ours < 0.99).all(-1)  # clipping is where CMMs may differ
+    assert inside.mean() > 0.5
+    assert np.abs(converted - np.rint(ours * 255))[inside].max() <= 2
+
+
+def test_profiles_carry_no_timestamp():
+    for profile in (srgb_profile(), linear_prophoto_profile()):
+        assert struct.unpack(">6H", profile[24:36]) == PROFILE_DATE
+        assert _profile(profile).creation_date == datetime(*PROFILE_DATE)
+    script = "from bno.synth.icc import srgb_profile, linear_prophoto_profile; import sys; sys.stdout.buffer.write(srgb_profile() + linear_prophoto_profile())"
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, check=True).stdout  # built at another time
+    assert other == srgb_profile() + linear_prophoto_profile()
+
+
+def test_jpeg_quality(ramp):
+    sizes = [len(encode_image(ramp, ".jpg", quality=q)) for q in (30, 95, 100)]
+    assert sizes == sorted(sizes) and len(set(sizes)) == 3
+    with pytest.raises(ValueError, match="quality"):
+        encode_image(ramp, ".jpg", quality=101)
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
+
+
+def test_png_header_claiming_too_many_pixels_is_one_line(tmp_path):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_claiming(100000, 100000))
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert str(path) in str(info.value) and "too large" in str(info.value) and "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("length", [254, 255])
+def test_longest_names_can_be_written(tmp_path, length):
+    target = tmp_path / ("n" * (length - 4) + ".png")
+    write_image(target, np.zeros((2, 2, 3), np.float32))
+    assert read_image(target).pixels.shape == (2, 2, 3)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]

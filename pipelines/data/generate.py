@@ -229,7 +229,7 @@ def render_scene(raw: str, split: str, out: str, settings: SceneSettings) -> dic
                 if encoding == "display sRGB":
                     data = encode_srgb(rendered, suffix, bit_depth)
                 else:
-                    data = encode_image(rendered, suffix, bit_depth)
+                    data = encode_image(rendered, suffix, bit_depth, profile="linear-prophoto")
                 relative = output_name(scene, op.code, level, settings.render.format)
                 atomic_write_bytes(out_path / relative, data)
                 records.append(
