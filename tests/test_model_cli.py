@@ -39,7 +39,7 @@ def test_enhance_writes_images_and_strengths(tmp_path):
 
 
 def test_bench_model_small(tmp_path):
-    from bno.pipelines.bench.model import bench
+    from bno.pipelines.cli.bench import main as bench
 
     rows_path = tmp_path / "bench.json"
     result = CliRunner().invoke(

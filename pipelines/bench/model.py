@@ -1,6 +1,6 @@
-"""``bno-bench model``: the seed's Table 2 — time and peak memory of BNO vs NeurOp by resolution.
+"""The seed's Table 2 — time and peak memory of BNO vs NeurOp by resolution.
 
-Every (model, resolution) case runs in a fresh Python process (``_case``), so the CPU
+Used by ``bno-bench model``. Every (model, resolution) case runs in a fresh Python process, so the CPU
 peak memory is that process's peak RSS (``ru_maxrss``); the RSS of an idle process that
 imported torch and the model is reported alongside. On CUDA the peak is
 ``torch.cuda.max_memory_allocated``. Time is the median over ``--repeats`` runs after one
@@ -22,22 +22,26 @@ import sys
 import time
 from pathlib import Path
 
-import click
-from tabulate import tabulate
 
 DEFAULT_RESOLUTIONS = "500x300,1200x900,2500x1200,4000x3000"
 
 
-def _parse_resolution(text: str) -> tuple[int, int]:
+def parse_resolution(text: str) -> tuple[int, int]:
+    """``"4000x3000"`` → ``(4000, 3000)``; ``ValueError`` naming the text otherwise."""
     try:
-        w, h = (int(v) for v in text.lower().split("x"))
+        w, h = (int(v) for v in text.strip().lower().split("x"))
     except ValueError:
-        raise click.BadParameter(f"resolution must look like 4000x3000, got {text!r}") from None
+        raise ValueError(f"resolution must look like 4000x3000, got {text!r}") from None
     return w, h
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+def peak_rss_mb() -> float:
+    """This process's peak resident set size, MB."""
+    return _peak_rss_kib() / 1024
+
+
+def _peak_rss_kib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
 def run_case(model_kind: str, width: int, height: int, device: str, threads: int, repeats: int) -> dict:
@@ -45,15 +49,18 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
     import torch
 
     from bno.model import build_model
+    from bno.model.devices import pick_device
 
     torch.set_num_threads(threads)
+    device = pick_device(device)
+    cuda = device.type == "cuda"
     model = build_model(model_kind).to(device).eval()
     params = sum(p.numel() for p in model.parameters())
     image = torch.empty(1, 3, height, width, device=device)
 
     def once() -> float:
         image.uniform_(generator=None)  # fresh input (BNO works in place), not timed
-        if device == "cuda":
+        if cuda:
             torch.cuda.synchronize()
         start = time.perf_counter()
         if model_kind == "bno":
@@ -61,19 +68,19 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
         else:
             with torch.no_grad():
                 model(image)
-        if device == "cuda":
+        if cuda:
             torch.cuda.synchronize()
         return time.perf_counter() - start
 
     once()  # warm-up (builds the fused CPU kernel on first use)
-    if device == "cuda":
+    if cuda:
         torch.cuda.reset_peak_memory_stats()
     times = [once() for _ in range(repeats)]
-    peak = torch.cuda.max_memory_allocated() / 2**20 if device == "cuda" else _peak_rss_mb()
+    peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
     return {
         "model": model_kind,
         "resolution": f"{width}x{height}",
-        "device": device if device == "cpu" else f"cuda ({torch.cuda.get_device_name()})",
+        "device": f"cuda ({torch.cuda.get_device_name(device)})" if cuda else str(device),
         "ms": round(1000 * statistics.median(times), 2),
         "peak_mb": round(peak, 1),
         "params": params,
@@ -82,17 +89,30 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
     }
 
 
-def _subprocess_json(args: list[str]) -> dict:
-    result = subprocess.run(
-        [sys.executable, "-m", "bno.pipelines.bench.model", *args], capture_output=True, text=True,
-    )
+def idle_peak_mb() -> float:
+    """Peak RSS (MB) of a process that has imported torch and the model and done nothing else."""
+    import torch  # noqa: F401
+
+    import bno.model  # noqa: F401
+
+    return round(peak_rss_mb(), 1)
+
+
+def in_fresh_process(case: list[str]) -> dict:
+    """Run ``bno-bench model-case CASE…`` in a new interpreter (its own peak RSS); its JSON row.
+
+    Raises ``RuntimeError`` with the case's last error line when it fails.
+    """
+    command = [sys.executable, "-m", "bno.pipelines.cli.bench", "model-case", *case]
+    result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
         tail = (result.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise click.ClickException(f"case {' '.join(args)} failed: {tail}")
+        raise RuntimeError(f"case {' '.join(case)} failed: {tail}")
     return json.loads(result.stdout.strip().splitlines()[-1])
 
 
-def _plot(rows: list[dict], path: Path) -> None:
+def plot_rows(rows: list[dict], path: Path) -> None:
+    """Time and peak memory against megapixels (log-log), one line per model, as a PNG."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -118,73 +138,5 @@ def _plot(rows: list[dict], path: Path) -> None:
 
 
 def _mp(resolution: str) -> float:
-    w, h = _parse_resolution(resolution)
+    w, h = parse_resolution(resolution)
     return w * h / 1e6
-
-
-@click.group()
-def bench() -> None:
-    """Benchmarks of the BNO toolkit."""
-
-
-@bench.command("model")
-@click.option("--models", default="bno,neurop", show_default=True, help="Comma-separated: bno, neurop.")
-@click.option("--resolutions", default=DEFAULT_RESOLUTIONS, show_default=True, help="Comma-separated WxH.")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True, help="torch CPU threads.")
-@click.option("--repeats", type=int, default=3, show_default=True, help="Timed runs per case (median).")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows here.")
-@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="PNG plot of time and memory against megapixels (default: beside --json).")
-def model_command(models, resolutions, device, threads, repeats, json_path, plot_path) -> None:
-    """Median time and peak memory per (model, resolution), each in a fresh process."""
-    kinds = [m.strip() for m in models.split(",") if m.strip()]
-    for kind in kinds:
-        if kind not in ("bno", "neurop"):
-            raise click.BadParameter(f"unknown model {kind!r}", param_hint="--models")
-    sizes = [_parse_resolution(r.strip()) for r in resolutions.split(",") if r.strip()]
-    common = ["--device", device, "--threads", str(threads)]
-    idle = _subprocess_json(["_case", "--idle", *common])
-    click.echo(f"idle process (python + torch + model imported): {idle['peak_mb']:.0f} MB peak RSS")
-    rows = []
-    for kind in kinds:
-        for w, h in sizes:
-            row = _subprocess_json(
-                ["_case", "--model", kind, "--resolution", f"{w}x{h}", "--repeats", str(repeats), *common]
-            )
-            rows.append({**row, "model": kind, "megapixels": w * h / 1e6})
-            click.echo(f"  {kind} {row['resolution']}: {row['ms']:.1f} ms", err=True)
-    table = [(r["model"], r["resolution"], f"{r['megapixels']:.2f}", f"{r['ms']:.1f}", f"{r['peak_mb']:.0f}", r["params"]) for r in rows]
-    click.echo(tabulate(table, ("model", "resolution", "MP", "ms", "peak MB", "params"), tablefmt="github", disable_numparse=True))
-    if json_path:
-        json_path.write_text(json.dumps({"idle_peak_mb": idle["peak_mb"], "rows": rows}, indent=2) + "\n")
-        plot_path = plot_path or json_path.with_suffix(".png")
-    if plot_path:
-        _plot(rows, plot_path)
-        click.echo(f"plot: {plot_path}")
-
-
-@bench.command("_case", hidden=True)
-@click.option("--model", "model_kind", type=click.Choice(["bno", "neurop"]), default="bno")
-@click.option("--resolution", default="500x300")
-@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu")
-@click.option("--threads", type=int, default=2)
-@click.option("--repeats", type=int, default=3)
-@click.option("--idle", is_flag=True, help="Only import torch and the model; report the RSS.")
-def case_command(model_kind, resolution, device, threads, repeats, idle) -> None:
-    """One case in this (fresh) process; prints one JSON line."""
-    if idle:
-        import torch  # noqa: F401
-
-        import bno.model  # noqa: F401
-
-        click.echo(json.dumps({"peak_mb": round(_peak_rss_mb(), 1)}))
-        return
-    w, h = _parse_resolution(resolution)
-    click.echo(json.dumps(run_case(model_kind, w, h, device, threads, repeats)))
-
-
-main = bench
-
-if __name__ == "__main__":
-    main()

@@ -1,6 +1,6 @@
 """Benchmark of the synthesis primitives: each operator, and raw decoding.
 
-``bno-bench ops`` (a fresh ``python -m bno.pipelines.bench.ops`` process) prints a table:
+``bno-bench ops`` (in a fresh process whose BLAS/OpenMP pools have one thread) prints a table:
 
 * each operator at its extreme and middle levels on a 500×333 float32 image, one
   thread, median of many runs (target ≤ 5 ms);
@@ -12,29 +12,20 @@
 
 from __future__ import annotations
 
-import os
 
-for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")  # "one core": set before numpy loads its BLAS (run as a fresh process)
-
-import json
 import statistics
-import tempfile
 import time
 from pathlib import Path
 from typing import Callable
 
-import click
-from tabulate import tabulate
 import numpy as np
 import rawpy
 
 from bno.synth.ops import OPERATORS, WhitePoint
 from bno.synth.raw import decode_raw
 
-from bno.pipelines.bench.raws import make_large_dng
 
-__all__ = ["main"]
+__all__ = ["decode_rows", "operator_rows"]
 
 _AS_SHOT = WhitePoint(5000.0, 5.0)
 
@@ -51,6 +42,7 @@ def _median_ms(function: Callable[[], object], repeats: int, warmup: int = 2) ->
 
 
 def operator_rows(repeats: int) -> list[dict]:
+    """Median ms of each operator at its lowest, middle and highest level on a 500×333 image."""
     image = np.random.default_rng(0).random((333, 500, 3), dtype=np.float32)
     rows = []
     for op in OPERATORS.values():
@@ -62,6 +54,7 @@ def operator_rows(repeats: int) -> list[dict]:
 
 
 def decode_rows(raw_path: Path, repeats: int) -> list[dict]:
+    """Median ms of half-size decoding: bare rawpy, rawpy with our settings, ``decode_raw``."""
     def bare() -> np.ndarray:
         with rawpy.imread(str(raw_path)) as raw:
             return raw.postprocess(half_size=True)
@@ -83,24 +76,3 @@ def decode_rows(raw_path: Path, repeats: int) -> list[dict]:
         {"case": "decode_raw(half_size=True)", "ms": ours_ms, "target": f"{ours_ms / bare_ms:.2f}× (≤ 1.2×)"},
         {"case": "decode_raw(half_size=True, long_edge=500)", "ms": ours_500, "target": f"{ours_500 / bare_ms:.2f}×"},
     ]
-
-
-@click.command(name="ops")
-@click.option("--raw", "raw_path", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="A large raw to decode (default: a generated 24 MP DNG).")
-@click.option("--repeats", default=50, show_default=True, help="Timed runs per operator case.")
-@click.option("--decode-repeats", default=5, show_default=True, help="Timed runs per decode case.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Also write the rows as JSON.")
-def main(raw_path: Path | None, repeats: int, decode_repeats: int, json_path: Path | None) -> None:
-    """Operators on 500×333 (one thread) and half-size raw decoding against bare rawpy."""
-    rows = operator_rows(repeats)
-    with tempfile.TemporaryDirectory() as folder:
-        path = raw_path or make_large_dng(Path(folder) / "a9999-bench-24MP.dng")
-        rows += decode_rows(path, decode_repeats)
-    table = [(row["case"], row["ms"], row["target"]) for row in rows]
-    click.echo(tabulate(table, ("case", "median ms", "vs target"), tablefmt="github", floatfmt=".2f"))
-    if json_path:
-        json_path.write_text(json.dumps(rows, indent=2))
-
-
-if __name__ == "__main__":
-    main()

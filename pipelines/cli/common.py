@@ -1,14 +1,24 @@
-"""Shared command-line plumbing: one-line errors with exit status 2, ``--debug`` tracebacks."""
+"""Shared command-line plumbing of every ``bno-*`` command.
+
+* :func:`report_errors`: bad input is one line (``error: …``) and exit status 2; ``--debug``
+  shows the traceback instead;
+* :func:`root_options`: ``--version`` and ``--debug``, on each command's root (a group or a
+  single command), stored in ``ctx.obj["debug"]``;
+* :data:`DEVICE` / :func:`device_option`: ``--device auto|cpu|cuda[:N]`` wherever a model runs.
+
+Kept light: importing it does not import torch, so ``--help`` stays fast.
+"""
 
 from __future__ import annotations
 
 import functools
+import re
 import sys
 from typing import Callable, TypeVar
 
 import click
 
-__all__ = ["EXIT_BAD_INPUT", "UserError", "one_line", "report_errors"]
+__all__ = ["DEVICE", "EXIT_BAD_INPUT", "UserError", "device_option", "one_line", "report_errors", "root_options"]
 
 #: Exit status for bad input (missing/unreadable files, out-of-range values).
 EXIT_BAD_INPUT = 2
@@ -50,3 +60,37 @@ def report_errors(function: F | None = None, *, also: tuple[type[BaseException],
             sys.exit(EXIT_BAD_INPUT)
 
     return wrapper  # type: ignore[return-value]
+
+
+def _set_debug(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    ctx.ensure_object(dict)["debug"] = bool(value) or bool((ctx.obj or {}).get("debug"))
+    return value
+
+
+def root_options(function: F) -> F:
+    """``--version`` and ``--debug`` for a command's root (apply under ``@click.group``/``@click.command``)."""
+    function = click.option("--debug", is_flag=True, expose_value=False, is_eager=True, callback=_set_debug,
+                            help="Show full tracebacks instead of one-line errors.")(function)
+    return click.version_option(package_name="bno", message="%(prog)s (bno) %(version)s")(function)
+
+
+class DeviceType(click.ParamType):
+    """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (spelling checked here; presence when the model starts)."""
+
+    name = "auto|cpu|cuda[:N]|mps"
+    _pattern = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+    def convert(self, value, param, ctx) -> str:
+        spec = str(value).strip().lower()
+        if not self._pattern.match(spec):
+            self.fail(f"{value!r} is not auto, cpu, cuda, cuda:N or mps", param, ctx)
+        return spec
+
+
+DEVICE = DeviceType()
+
+
+def device_option(function: F) -> F:
+    """``--device auto|cpu|cuda[:N]`` (default ``auto``: CUDA when present, else CPU)."""
+    return click.option("--device", type=DEVICE, default="auto", show_default=True,
+                        help="Where the model runs: auto (CUDA when present), cpu, cuda or cuda:N.")(function)

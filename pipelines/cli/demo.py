@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from bno.pipelines.cli.common import report_errors
+from bno.pipelines.cli.common import report_errors, root_options
 from bno.pipelines.demo.workflow import SAMPLES, StepFailed, run_demo
 
 __all__ = ["main"]
@@ -20,12 +20,10 @@ __all__ = ["main"]
 @click.option("--raws", type=click.Path(exists=True, file_okay=False, path_type=Path), default=SAMPLES / "raws", show_default=True, help="Camera raws.")
 @click.option("--targets", type=click.Path(exists=True, file_okay=False, path_type=Path), default=SAMPLES / "expert", show_default=True, help="Expert renders, matched by name.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training config override for both models, e.g. stage1.epochs=1 (repeatable).")
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
+@root_options
 @report_errors(also=(StepFailed,))
-def main(ctx: click.Context, out: Path, raws: Path, targets: Path, overrides: tuple[str, ...], debug: bool) -> None:
+def main(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...]) -> None:
     """Generate → stage 1 → stage 2 (BNO and NeurOp) → evaluate → enhance → OUT/report.html."""
-    ctx.obj = {"debug": debug}
     report = run_demo(out, raws, targets, overrides)
     click.echo(f"report: {report}")
 

@@ -8,17 +8,16 @@ from tabulate import tabulate
 from bno.synth.ops import OPERATORS
 
 from bno.pipelines.cli.apply import apply
+from bno.pipelines.cli.common import root_options
 from bno.pipelines.cli.generate import audit_command, generate_command, pairs_command, preview_command
 
 __all__ = ["main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+@root_options
+def main() -> None:
     """Decode raws, apply Lightroom-equivalent operators, write and audit training data."""
-    ctx.obj = {"debug": debug}
 
 
 @main.command(name="operators")

@@ -29,6 +29,7 @@ import torch
 from tabulate import tabulate
 
 from bno.model import SequentialRetoucher, load_checkpoint, resolve_checkpoint
+from bno.model.devices import pick_device
 
 from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
 from bno.pipelines.evaluate.metrics import LpipsMetric, lpips_status
@@ -106,7 +107,7 @@ def evaluate(
         raise ValueError(f"{data}: no {split}A/{split}B pairs to evaluate")
     if limit:
         items = items[:limit]
-    dev = torch.device("cuda" if device == "auto" and torch.cuda.is_available() else ("cpu" if device == "auto" else device))
+    dev = pick_device(device)
     model = None
     source = "identity"
     if checkpoint is not None:
