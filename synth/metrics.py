@@ -25,7 +25,7 @@ import numpy as np
 from skimage.color import deltaE_ciede2000, rgb2lab
 from skimage.metrics import structural_similarity
 
-__all__ = ["HIGHER_IS_BETTER", "METRICS", "PSNR_CAP", "check_pair", "compute_all", "delta_e76", "delta_e2000", "psnr", "ssim"]
+__all__ = ["HIGHER_IS_BETTER", "METRICS", "PSNR_CAP", "check_pair", "delta_e76", "delta_e2000", "psnr", "ssim"]
 
 #: PSNR of identical images is infinite; it is capped here so that averages stay finite.
 PSNR_CAP = 100.0
@@ -74,8 +74,3 @@ METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
 }
 #: Whether a larger value is better, per metric (LPIPS, computed in :mod:`bno.pipelines.evaluate.metrics`, included).
 HIGHER_IS_BETTER = {"psnr": True, "ssim": True, "delta_e76": False, "delta_e2000": False, "lpips": False}
-
-
-def compute_all(output: np.ndarray, target: np.ndarray) -> dict[str, float]:
-    """Every metric of :data:`METRICS` for one image pair."""
-    return {name: fn(output, target) for name, fn in METRICS.items()}

@@ -29,7 +29,6 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
@@ -377,10 +376,3 @@ def steps_for_one_pass(count: int, batch: int) -> int:
 def collate_stage1(items: list[dict[str, tuple[torch.Tensor, ...]]]) -> dict[str, tuple[torch.Tensor, ...]]:
     """Stack per-op samples: ``{op: (A (B,3,c,c), B (B,3,c,c), v (B,))}``."""
     return {op: tuple(torch.stack([item[op][k] for item in items]) for k in range(3)) for op in items[0]}
-
-
-def describe(data: Any) -> dict[str, Any]:
-    """Small summary for logs."""
-    if isinstance(data, OperatorData):
-        return {"ops": sorted(data.levels), "levels": data.levels, "train_scenes": len(data.scenes("train")), "test_scenes": len(data.scenes("test"))}
-    return {"train_pairs": len(data.train), "test_pairs": len(data.test)}
