@@ -16,18 +16,21 @@ import torch
 from bno.pipelines.data.fivek import DARK_LAYOUT, pair_key
 from bno.synth.io import IMAGE_SUFFIXES
 
-__all__ = ["PairedData", "load_paired_data", "to_tensor"]
+__all__ = ["PairedData", "load_paired_data", "to_float", "to_tensor"]
+
+
+def to_float(pixels: np.ndarray) -> np.ndarray:
+    """``(H, W, 3)`` uint8/uint16/float array → float32 in [0, 1] (the same array if already float32)."""
+    if pixels.dtype == np.uint8:
+        return pixels.astype(np.float32) / np.float32(255.0)
+    if pixels.dtype == np.uint16:
+        return pixels.astype(np.float32) / np.float32(65535.0)
+    return pixels.astype(np.float32, copy=False)
 
 
 def to_tensor(pixels: np.ndarray) -> torch.Tensor:
     """``(H, W, 3)`` uint8/uint16/float array → ``(3, H, W)`` float32 tensor in [0, 1]."""
-    if pixels.dtype == np.uint8:
-        array = pixels.astype(np.float32) / 255.0
-    elif pixels.dtype == np.uint16:
-        array = pixels.astype(np.float32) / 65535.0
-    else:
-        array = pixels.astype(np.float32, copy=False)
-    return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+    return torch.from_numpy(np.ascontiguousarray(to_float(pixels).transpose(2, 0, 1)))
 
 
 @dataclass

@@ -19,6 +19,7 @@ predicted strength per operator.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import os
 from pathlib import Path
@@ -34,7 +35,8 @@ from bno.model.devices import pick_device
 from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
 from bno.pipelines.evaluate.metrics import LpipsMetric, lpips_status
 from bno.synth.metrics import HIGHER_IS_BETTER, METRICS
-from bno.pipelines.data.paired import load_paired_data, to_tensor
+from bno.pipelines.data.paired import load_paired_data, to_float, to_tensor
+from bno.synth.io import atomic_write_bytes, read_image, write_image
 
 __all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]
 
@@ -71,12 +73,69 @@ def _run_model(
     return pixels, columns
 
 
-def _float(pixels: np.ndarray) -> np.ndarray:
-    if pixels.dtype == np.uint8:
-        return pixels.astype(np.float32) / 255.0
-    if pixels.dtype == np.uint16:
-        return pixels.astype(np.float32) / 65535.0
-    return pixels.astype(np.float32)
+def _lpips_or_none(use_lpips: bool, log) -> LpipsMetric | None:
+    if not use_lpips:
+        return None
+    ok, reason = lpips_status()
+    if not ok:
+        log(reason)
+        return None
+    return LpipsMetric()
+
+
+def score_pairs(
+    model: SequentialRetoucher | None, items: list[tuple[str, Path, Path]], device: torch.device, fit: bool, lpips_fn: LpipsMetric | None
+) -> tuple[list[dict[str, Any]], dict[str, np.ndarray]]:
+    """One row per pair (id, paths, every metric, strengths) and each output ``(H, W, 3)`` by id."""
+    rows: list[dict[str, Any]] = []
+    outputs: dict[str, np.ndarray] = {}
+    for key, input_path, target_path in items:
+        x = to_float(read_image(input_path).pixels)
+        y = to_float(read_image(target_path).pixels)
+        if x.shape != y.shape:
+            raise ValueError(f"{input_path} is {x.shape[:2]} but its target {target_path} is {y.shape[:2]}")
+        output, columns = _run_model(model, x, y, device, fit)
+        row: dict[str, Any] = {"id": key, "input": str(input_path), "target": str(target_path)}
+        row.update({name: fn(output, y) for name, fn in METRICS.items()})
+        if lpips_fn is not None:
+            row["lpips"] = lpips_fn(output, y)
+        rows.append({**row, **columns})
+        outputs[key] = output
+    return rows, outputs
+
+
+def write_per_image_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    """``per_image.csv``: one row per image, every column any row has (atomically)."""
+    text = io.StringIO(newline="")
+    writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for r in rows for k in r)))
+    writer.writeheader()
+    writer.writerows(rows)
+    atomic_write_bytes(path, text.getvalue().encode("utf-8"))
+    return path
+
+
+def write_strips(rows: list[dict[str, Any]], outputs: dict[str, np.ndarray], folder: Path, count: int) -> list[str]:
+    """Input | Output | Target | ×DIFF_GAIN |diff| strips of the ``count`` best and worst images by PSNR."""
+    ranked = sorted(rows, key=lambda r: r["psnr"], reverse=True)
+    count = min(count, len(ranked))
+    written = []
+    for label, chosen in (("best", ranked[:count]), ("worst", ranked[::-1][:count])):
+        for rank, row in enumerate(chosen, 1):
+            x, y = (to_float(read_image(row[key]).pixels) for key in ("input", "target"))
+            output = outputs[row["id"]]
+            name = folder / f"{label}-{rank}-{row['id']}.png"
+            write_image(name, strip_image([x, output, y, np.abs(output - y) * DIFF_GAIN]), 8)
+            written.append(str(name))
+    return written
+
+
+def summarise(rows: list[dict[str, Any]], metric_names: list[str], model: SequentialRetoucher | None, fit: bool) -> dict[str, Any]:
+    """Mean of each metric; with fitted strengths also the mean |fitted − predicted| per operator."""
+    summary: dict[str, Any] = {name: float(np.mean([r[name] for r in rows])) for name in metric_names}
+    if fit and model is not None:
+        for code in model.order:
+            summary[f"strength_gap_{code}"] = float(np.mean([abs(r[f"strength_{code}"] - r[f"predicted_{code}"]) for r in rows]))
+    return summary
 
 
 def evaluate(
@@ -95,86 +154,35 @@ def evaluate(
     """Evaluate a checkpoint/run (``None`` = identity: input vs target) on ``data``'s ``split``.
 
     ``fit``: score per-image strengths fitted to the target instead of the predicted ones.
-    Returns the summary ``{metric: mean, ..., "images": n, "per_image_csv": path, ...}``.
+    Writes ``per_image.csv``, ``summary.json`` and ``strips/`` into ``out``; returns the summary
+    ``{metric: mean, ..., "images": n, "per_image_csv": path, ...}``.
     """
     if fit and checkpoint is None:
         raise ValueError("fitting strengths needs a checkpoint (the identity has no strengths)")
-    from bno.synth.io import read_image, write_image
-
-    paired = load_paired_data(data)
-    items = getattr(paired, split)
+    items = getattr(load_paired_data(data), split)
     if not items:
         raise ValueError(f"{data}: no {split}A/{split}B pairs to evaluate")
-    if limit:
-        items = items[:limit]
+    items = items[:limit] if limit else items
     dev = pick_device(device)
-    model = None
-    source = "identity"
-    if checkpoint is not None:
-        path = resolve_checkpoint(checkpoint)
-        model = load_checkpoint(path, map_location=dev)
-        source = str(path)
-    lpips_fn = None
-    if use_lpips:
-        ok, reason = lpips_status()
-        if ok:
-            lpips_fn = LpipsMetric()
-        else:
-            log(reason)
+    path = None if checkpoint is None else resolve_checkpoint(checkpoint)
+    model = None if path is None else load_checkpoint(path, map_location=dev)
+    lpips_fn = _lpips_or_none(use_lpips, log)
     out = Path(out)
     (out / "strips").mkdir(parents=True, exist_ok=True)
-    rows: list[dict[str, Any]] = []
-    outputs: dict[str, np.ndarray] = {}
-    for key, input_path, target_path in items:
-        x = _float(read_image(input_path).pixels)
-        y = _float(read_image(target_path).pixels)
-        if x.shape != y.shape:
-            raise ValueError(f"{input_path} is {x.shape[:2]} but its target {target_path} is {y.shape[:2]}")
-        output, columns = _run_model(model, x, y, dev, fit)
-        row: dict[str, Any] = {"id": key, "input": str(input_path), "target": str(target_path)}
-        row.update({name: fn(output, y) for name, fn in METRICS.items()})
-        if lpips_fn is not None:
-            row["lpips"] = lpips_fn(output, y)
-        row.update(columns)
-        rows.append(row)
-        outputs[key] = output
-    metric_names = [*METRICS, *(["lpips"] if lpips_fn is not None else [])]
-    summary: dict[str, Any] = {name: float(np.mean([r[name] for r in rows])) for name in metric_names}
+    rows, outputs = score_pairs(model, items, dev, fit, lpips_fn)
+    summary = summarise(rows, [*METRICS, *(["lpips"] if lpips_fn is not None else [])], model, fit)
     if fit:
-        for code in model.order:
-            summary[f"strength_gap_{code}"] = float(np.mean([abs(r[f"strength_{code}"] - r[f"predicted_{code}"]) for r in rows]))
         summary["strength_plot"] = str(plot_strengths(rows, model.order, out / "strengths.png"))
-    csv_path = out / "per_image.csv"
-    with open(csv_path, "w", newline="", encoding="utf-8") as handle:
-        fields = list(dict.fromkeys(k for r in rows for k in r))
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows(rows)
-    ranked = sorted(rows, key=lambda r: r["psnr"], reverse=True)
-    written = []
-    count = min(strips, len(ranked))
-    for label, chosen in (("best", ranked[:count]), ("worst", ranked[::-1][:count])):
-        for rank, row in enumerate(chosen, 1):
-            x = _float(read_image(row["input"]).pixels)
-            y = _float(read_image(row["target"]).pixels)
-            o = outputs[row["id"]]
-            image = strip_image([x, o, y, np.abs(o - y) * DIFF_GAIN])
-            name = out / "strips" / f"{label}-{rank}-{row['id']}.png"
-            write_image(name, image, 8)
-            written.append(str(name))
     summary.update(
         images=len(rows),
         split=split,
         data=str(Path(data)),
-        checkpoint=source,
+        checkpoint="identity" if path is None else str(path),
         strengths="fitted" if fit else ("none" if model is None else "predicted"),
-        per_image_csv=str(csv_path),
-        strips=written,
-        lpips=summary.get("lpips", None) if lpips_fn is not None else None,
+        per_image_csv=str(write_per_image_csv(rows, out / "per_image.csv")),
+        strips=write_strips(rows, outputs, out / "strips", strips),
     )
-    if lpips_fn is None:
-        summary.pop("lpips")
-    (out / "summary.json").write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+    atomic_write_bytes(out / "summary.json", (json.dumps(summary, indent=2, sort_keys=True) + "\n").encode())
     return summary
 
 
