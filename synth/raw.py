@@ -225,7 +225,10 @@ def decode_raw(path: os.PathLike | str, *, half_size: bool = False, long_edge: i
     if not np.all(camera_wb > 0) or not matrices:
         as_shot = D50_WHITE  # no metadata: the working-space white
     else:
-        as_shot = as_shot_white(1.0 / camera_wb, matrices)
+        try:
+            as_shot = as_shot_white(1.0 / camera_wb, matrices)
+        except np.linalg.LinAlgError:
+            raise RawDecodeError(path, "singular ColorMatrix: the as-shot white cannot be found") from None
     # Area-resize the 16-bit data first (OpenCV's INTER_AREA is exact to ±0.5/65535 on
     # uint16), so the float conversion touches only the pixels we keep.
     image = np.multiply(resize_long_edge(rgb16, long_edge), np.float32(1.0 / 65535.0), dtype=np.float32)

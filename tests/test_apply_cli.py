@@ -8,15 +8,25 @@ import numpy as np
 import pytest
 import tifffile
 from click.testing import CliRunner
+from PIL import Image
 
 from raw_factory import make_scene_dng
-from bno.synth.io import read_image, write_image
+from bno.synth.dng import write_dng
+from bno.synth.icc import linear_prophoto_profile, srgb_profile
+from bno.synth.io import TEMP_SUFFIX, read_image, write_image
 from bno.pipelines.cli.synth import main
+from test_io import png_claiming
 from test_raw import write_linear_dng
 
 
 def run(*args: str):
     return CliRunner().invoke(main, [str(a) for a in args])
+
+
+def write_singular_dng(path):
+    """A DNG whose ColorMatrix1 has rank 1: LibRaw decodes it, but no as-shot white solves it."""
+    cfa = np.full((32, 48), 4000, np.uint16)
+    return write_dng(path, cfa, "RGGB", 512, 15000, np.array([[1.0, 1.0, 1.0]] * 3), [0.5, 1.0, 0.7])
 
 
 @pytest.fixture
@@ -70,6 +80,9 @@ def test_rendered_image_is_relative(tmp_path):
         ("non-Bayer", ["{linear}", "--op", "exposure", "--value", "1"], "Bayer"),
         ("out of range", ["{raw}", "--op", "exposure", "--value", "6"], "outside [-5, 5] EV"),
         ("bad tint", ["{raw}", "--op", "white-balance", "--value", "5000", "--tint", "400"], "tint 400"),
+        ("just out of range", ["{raw}", "--op", "exposure", "--value", "5.0000001"], "value 5.0000001 is outside [-5, 5] EV"),
+        ("huge header", ["{huge}", "--op", "exposure", "--value", "1"], "huge.png: image too large"),
+        ("singular matrix", ["{singular}", "--op", "exposure", "--value", "1"], "a0005-singular.dng: singular ColorMatrix"),
     ],
 )
 def test_bad_input_one_line_exit_2_no_output(raw, tmp_path, case, args, reason):
@@ -78,7 +91,10 @@ def test_bad_input_one_line_exit_2_no_output(raw, tmp_path, case, args, reason):
     text = tmp_path / "a0003-text.dng"
     text.write_text("not a raw")
     linear = write_linear_dng(tmp_path / "a0004-linear.dng")
-    names = dict(tmp=tmp_path, trunc=truncated, text=text, linear=linear, raw=raw)
+    huge = tmp_path / "huge.png"
+    huge.write_bytes(png_claiming(100000, 100000))
+    singular = write_singular_dng(tmp_path / "a0005-singular.dng")
+    names = dict(tmp=tmp_path, trunc=truncated, text=text, linear=linear, raw=raw, huge=huge, singular=singular)
     out = tmp_path / "out.png"
     command = [sys.executable, "-m", "bno.pipelines.cli.synth", "apply", *(a.format(**names) for a in args), "--out", str(out)]
     process = subprocess.run(command, capture_output=True, text=True)
@@ -86,10 +102,27 @@ def test_bad_input_one_line_exit_2_no_output(raw, tmp_path, case, args, reason):
     lines = process.stderr.strip().splitlines()
     assert len(lines) == 1 and reason in lines[0] and "Traceback" not in process.stderr
     assert not out.exists()
-    assert not list(tmp_path.glob(".*.tmp"))
+    assert not list(tmp_path.glob(f".*{TEMP_SUFFIX}"))
 
 
 def test_debug_shows_traceback(tmp_path):
     command = [sys.executable, "-m", "bno.pipelines.cli.synth", "--debug", "apply", str(tmp_path / "a0001-x.dng")]
     process = subprocess.run([*command, "--op", "exposure", "--value", "1", "--out", str(tmp_path / "o.png")], capture_output=True, text=True)
     assert process.returncode != 0 and "Traceback" in process.stderr
+
+
+def test_outputs_carry_their_colour_profile(raw, tmp_path):
+    """apply: .tif is linear ProPhoto, .png/.jpg sRGB; generate --format tiff16 is linear ProPhoto."""
+    outputs = tmp_path / "outputs"
+    outputs.mkdir()
+    for name, profile in (("x.tif", linear_prophoto_profile()), ("x.png", srgb_profile()), ("x.jpg", srgb_profile())):
+        result = run("apply", raw, "--op", "exposure", "--value", "0.5", "--out", outputs / name)
+        assert result.exit_code == 0, result.output
+        assert Image.open(outputs / name).info.get("icc_profile") == profile, name
+    out, raws = tmp_path / "data", tmp_path / "raws"
+    raws.mkdir()
+    make_scene_dng(raws / "a0042-IMG_0042.dng")
+    result = run("generate", "--op", "EX", "--raws", raws, "--out", out, "--levels", "2", "--format", "tiff16", "--long-edge", "20", "--workers", "0")
+    assert result.exit_code == 0, result.output
+    with tifffile.TiffFile(next((out / "EX").glob("*.tif"))) as tif:
+        assert tif.pages[0].iccprofile == linear_prophoto_profile()

@@ -202,7 +202,7 @@ def test_jpeg_quality(ramp):
         encode_image(ramp, ".jpg", quality=101)
 
 
-def _png_claiming(width: int, height: int) -> bytes:
+def png_claiming(width: int, height: int) -> bytes:
     def chunk(kind: bytes, body: bytes) -> bytes:
         return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
@@ -212,7 +212,7 @@ def _png_claiming(width: int, height: int) -> bytes:
 
 def test_png_header_claiming_too_many_pixels_is_one_line(tmp_path):
     path = tmp_path / "huge.png"
-    path.write_bytes(_png_claiming(100000, 100000))
+    path.write_bytes(png_claiming(100000, 100000))
     with pytest.raises(ImageReadError) as info:
         read_image(path)
     assert str(path) in str(info.value) and "too large" in str(info.value) and "\n" not in str(info.value)

@@ -124,7 +124,8 @@ class Operator:
         """Raise ``ValueError`` naming the valid range if ``value`` is outside the slider range."""
         low, high = self.slider_range
         if not np.isfinite(value) or not low <= value <= high:
-            raise ValueError(f"{self.name} value {value:g} is outside [{low:g}, {high:g}] {self.unit}")
+            shown = f"{value:g}" if float(f"{value:g}") == value else repr(float(value))  # 5.0000001, not 5
+            raise ValueError(f"{self.name} value {shown} is outside [{low:g}, {high:g}] {self.unit}")
 
     def apply(self, image: np.ndarray, value: float, as_shot: WhitePoint = D65_WHITE) -> np.ndarray:
         """Render linear ProPhoto ``image`` (H, W, 3) float32 at slider ``value``."""
