@@ -106,7 +106,9 @@ def save_checkpoint(
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     tmp = out / (WEIGHTS_NAME + ".tmp")
-    save_file(state, str(tmp), metadata={"format": FORMAT, "model": model.kind})
+    # One metadata key: safetensors writes the metadata map in hash order, so two keys would
+    # make identical models give different bytes. The model kind is in config.json.
+    save_file(state, str(tmp), metadata={"format": FORMAT})
     os.replace(tmp, out / WEIGHTS_NAME)
     record = {
         "format": FORMAT,

@@ -85,3 +85,104 @@ def test_resume_refuses_a_changed_model(op_data, tmp_path):
     changed = RunDir(tmp_path / "r").config(["model.bno={bilateral: {lowres_size: 64}, predictor_height: 32}", "stage1.epochs=2"])
     with pytest.raises(CheckpointError, match="lowres_size"):
         run_stage("stage1", changed, tmp_path / "r", resume=True)
+
+
+# --------------------------------------------------------------------------- failed starts and damaged checkpoints
+
+
+def _spoil_training_images(root: Path) -> None:
+    """Overwrite every training-split image with bytes no decoder reads (the test split stays good)."""
+    import json
+
+    for line in (root / "manifest.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if record["split"] == "train":
+            (root / record["path"]).write_bytes(b"not an image")
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new-folder", "user-folder"])
+def test_a_failed_start_leaves_nothing_a_rerun_refuses(op_data, tmp_path, existing):
+    """The first batch fails after the run folder was made; the same command then simply works."""
+    import shutil
+
+    from bno.pipelines.train import load_config, run_stage
+    from bno.synth.io import ImageReadError
+
+    bad = tmp_path / "bad"
+    shutil.copytree(op_data, bad)
+    _spoil_training_images(bad)
+    out = tmp_path / "run"
+    if existing:
+        out.mkdir()
+        (out / "notes.txt").write_text("the user's")
+    config = load_config(tiny_recipe(tmp_path), ["stage1.epochs=1", "cache_images=false"])
+    with pytest.raises(ImageReadError):
+        run_stage("stage1", config, out, data=bad, check_audit=False)
+    if existing:
+        assert sorted(p.name for p in out.iterdir()) == ["notes.txt"] and (out / "notes.txt").read_text() == "the user's"
+    else:
+        assert not out.exists()
+    summary = run_stage("stage1", config, out, data=op_data, stop_after_steps=1)
+    assert summary["stopped_early"] and (out / "checkpoints" / "last" / "COMPLETE").is_file()
+
+
+@pytest.fixture()
+def stopped_run(op_data, tmp_path) -> Path:
+    """A run stopped after one step: a complete ``last`` checkpoint to resume from."""
+    from bno.pipelines.train import load_config, run_stage
+
+    out = tmp_path / "stopped"
+    run_stage("stage1", load_config(tiny_recipe(tmp_path)), out, data=op_data, stop_after_steps=1)
+    return out
+
+
+class _Payload:
+    """A pickle that would touch ``marker`` when loaded without ``weights_only``."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (Path.touch, (self.marker,))
+
+
+def _resume(run: Path):
+    from click.testing import CliRunner
+
+    from bno.pipelines.cli.train import main
+
+    return CliRunner().invoke(main, ["stage1", "--resume", str(run)])
+
+
+def test_resume_refuses_a_pickled_trainer_state_in_one_line(stopped_run, tmp_path):
+    marker = tmp_path / "pickle-code-ran"
+    state = stopped_run / "checkpoints" / "last" / "trainer.pt"
+    torch.save({"optimizer": _Payload(marker), "scheduler": {}}, state)
+    result = _resume(stopped_run)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and str(state) in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not marker.exists()
+
+
+def test_resume_refuses_truncated_weights_in_one_line(stopped_run):
+    weights = stopped_run / "checkpoints" / "last" / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    result = _resume(stopped_run)
+    assert result.exit_code == 2, result.output
+    assert result.output.startswith("error:") and str(weights) in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_the_same_model_saves_the_same_bytes(tmp_path):
+    """safetensors writes its metadata map in hash order: with two keys, 12 saves would differ (p = 1 − 2⁻¹¹)."""
+    from bno.model import build_model
+    from bno.pipelines.train import RunDir
+
+    torch.manual_seed(0)
+    model = build_model("neurop", {"operators": ["EX"]})
+    blobs = set()
+    for attempt in range(12):
+        saved = RunDir(tmp_path / f"run{attempt}").save("last", model, provenance={"seed": 0})
+        blobs.add((saved / "model.safetensors").read_bytes())
+    assert len(blobs) == 1

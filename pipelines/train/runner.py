@@ -97,6 +97,10 @@ def run_stage(
             resume=resume,
             stop_after_steps=stop_after_steps,
         )
+    except BaseException:
+        if not resume:
+            run.discard_unstarted()  # failed before its first checkpoint: leave nothing a rerun refuses
+        raise
     finally:
         run.close()
     summary.update(run=str(run.path), info=info, device=str(device))

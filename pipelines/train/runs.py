@@ -14,13 +14,19 @@ Checkpoints are written atomically: into ``<name>.tmp/`` (a ``COMPLETE`` marker 
 then ``<name>`` → ``<name>.old``, ``<name>.tmp`` → ``<name>``, ``<name>.old`` removed. A
 process killed at any moment leaves either ``<name>`` or ``<name>.old`` complete, and
 :func:`checkpoint_dir` finds it. The trainer state is a ``torch.save`` of tensors and
-plain values only, read back with ``weights_only=True``.
+plain values only, read back with ``weights_only=True``; resuming from a ``last`` whose
+trainer state or weights cannot be read is a :class:`~bno.model.CheckpointError` naming the file.
+
+A start that fails before the first checkpoint (:meth:`RunDir.discard_unstarted`) removes
+what it wrote, so the same command can simply be run again; files that were in the folder
+before the run are left alone.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import pickle
 import shutil
 import sys
 import time
@@ -31,8 +37,8 @@ from typing import Any
 import torch
 import yaml
 
-from bno.model import SequentialRetoucher, load_checkpoint, save_checkpoint
-from bno.model.checkpoint import COMPLETE, checkpoint_dir
+from bno.model import CheckpointError, SequentialRetoucher, load_checkpoint, save_checkpoint
+from bno.model.checkpoint import COMPLETE, WEIGHTS_NAME, checkpoint_dir
 
 from bno.pipelines.data.provenance import code_version
 from bno.pipelines.train.config import TrainConfig, config_to_dict, load_config
@@ -42,6 +48,10 @@ __all__ = [
 ]
 
 TRAINER_STATE = "trainer.pt"
+#: Everything a run writes at its top level (what :meth:`RunDir.discard_unstarted` may remove).
+RUN_FILES = ("config.yaml", "run.json", "metrics.jsonl", "loss_curve.png", "tensorboard", "checkpoints")
+#: Keys the training loop reads back from ``trainer.pt``.
+TRAINER_KEYS = ("optimizer", "scheduler")
 
 
 class RunDir:
@@ -53,6 +63,8 @@ class RunDir:
         self.metrics_path = self.path / "metrics.jsonl"
         self.ckpt_root = self.path / "checkpoints"
         self._tb = None
+        self._made: list[str] | None = None  # RUN_FILES absent before create(); None: not created here
+        self._made_folder = False
 
     # ------------------------------------------------------------------ creation, metadata
 
@@ -61,11 +73,42 @@ class RunDir:
         if not self.writer:
             return
         if (self.path / "run.json").exists():
-            raise FileExistsError(f"{self.path} already holds a run; use --resume {self.path} or another --out")
+            hint = "" if self._has_checkpoint() else " (it has no checkpoint yet: if it is not running, it was killed before its first one — delete the folder)"
+            raise FileExistsError(f"{self.path} already holds a run; use --resume {self.path} or another --out{hint}")
+        self._made_folder = not self.path.exists()
+        self._made = [name for name in RUN_FILES if not os.path.lexists(self.path / name)]
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_config(config)
         record = {**info, "code": {**code_version(), "torch": torch.__version__}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": sys.argv}
         self._atomic_text(self.path / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+    def _has_checkpoint(self) -> bool:
+        return any(checkpoint_dir(self.ckpt_root / name) is not None for name in ("last", "best"))
+
+    def discard_unstarted(self) -> bool:
+        """Undo :meth:`create` after a start that failed before any checkpoint; return whether it did.
+
+        Removes only the run files this object created (not ones that were in the folder
+        before), and the folder itself when :meth:`create` made it and it is now empty. A
+        run with a ``last`` or ``best`` checkpoint is kept (it can be resumed or used).
+        """
+        if not self.writer or self._made is None or self._has_checkpoint():
+            return False
+        self.close()
+        self._tb = None
+        for name in self._made:
+            target = self.path / name
+            if target.is_dir() and not target.is_symlink():
+                shutil.rmtree(target)
+            else:
+                target.unlink(missing_ok=True)
+        if self._made_folder:
+            try:
+                self.path.rmdir()
+            except OSError:  # something else was written there meanwhile: keep it
+                pass
+        self._made = None
+        return True
 
     def write_config(self, config: TrainConfig) -> None:
         if self.writer:
@@ -203,10 +246,38 @@ class RunDir:
         last = self.last()
         if last is None or not (last / TRAINER_STATE).is_file():
             raise FileNotFoundError(f"{self.path}: no complete 'last' checkpoint to resume from")
-        return last, torch.load(last / TRAINER_STATE, map_location="cpu", weights_only=True)
+        return last, _read_trainer_state(last / TRAINER_STATE, last / WEIGHTS_NAME)
 
     def load_model(self, name: str = "best") -> SequentialRetoucher:
         found = checkpoint_dir(self.ckpt_root / name)
         if found is None:
             raise FileNotFoundError(f"{self.path}: no complete {name!r} checkpoint")
         return load_checkpoint(found)
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _read_trainer_state(state_path: Path, weights_path: Path) -> dict[str, Any]:
+    """The trainer state of a checkpoint, after checking its weights file is whole.
+
+    ``torch.load(weights_only=True)`` refuses a pickle that would build objects (so its code
+    never runs); that, a truncated file or missing keys is a :class:`CheckpointError`
+    naming the file, as is a ``model.safetensors`` whose header or length is wrong.
+    """
+    from safetensors import SafetensorError, safe_open
+
+    try:
+        state = torch.load(state_path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, ValueError) as error:
+        raise CheckpointError(f"{state_path}: refused or unreadable trainer state (weights_only load): {_first_line(error)}") from None
+    if not isinstance(state, dict) or any(key not in state for key in TRAINER_KEYS):
+        raise CheckpointError(f"{state_path}: not a trainer state (needs {', '.join(TRAINER_KEYS)})")
+    try:
+        with safe_open(str(weights_path), framework="pt") as handle:  # checks the header and the file length
+            handle.keys()
+    except (SafetensorError, OSError, ValueError) as error:
+        raise CheckpointError(f"{weights_path}: corrupt safetensors file ({_first_line(error)})") from None
+    return state
