@@ -15,7 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import GOOD_SCENES, tree_bytes
-from bno.pipelines.data.generate import SceneItem, SceneSettings, execute, render_scene
+from bno.pipelines.data.executor import execute
+from bno.pipelines.data.generate import SceneItem, SceneSettings, render_scene
 from bno.pipelines.data.manifest import RenderSettings
 from bno.pipelines.cli.synth import main
 

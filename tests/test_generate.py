@@ -17,7 +17,8 @@ import yaml
 from click.testing import CliRunner
 
 from conftest import BAD_FILES, GOOD_SCENES, make_good_raws, tree_bytes
-from bno.pipelines.data.generate import SceneSettings, clean_temp_files, discover_raws, output_name, render_scene, scene_seed
+from bno.pipelines.data.executor import clean_temp_files
+from bno.pipelines.data.generate import SceneSettings, discover_raws, output_name, render_scene, scene_seed
 from bno.pipelines.data.manifest import (
     REQUIRED_FIELDS,
     RenderSettings,

@@ -33,7 +33,9 @@ import numpy as np
 
 from bno.synth.io import atomic_write_bytes
 
-from bno.pipelines.data.generate import GenerateResult, clean_temp_files, failure_record, limit_threads, write_records, discover_raws, execute, load_complete_records, select_scenes
+from bno.pipelines.data.executor import GenerateResult, clean_temp_files, execute, limit_threads
+from bno.pipelines.data.generate import discover_raws, select_scenes
+from bno.pipelines.data.records import failure_record, load_complete_records, write_records
 from bno.pipelines.data.fivek import DARK_LAYOUT, load_test_names, match_by_key, pair_key, split_of
 from bno.pipelines.data.manifest import RECORDS_DIR, Declaration, RenderSettings, sha256_bytes, sha256_file, write_dataset_manifest
 
