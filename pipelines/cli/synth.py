@@ -10,6 +10,7 @@ from bno.synth.ops import OPERATORS
 from bno.pipelines.cli.apply import apply
 from bno.pipelines.cli.common import root_options
 from bno.pipelines.cli.generate import audit_command, generate_command, pairs_command, preview_command
+from bno.pipelines.cli.photoset import photoset_command
 
 __all__ = ["main"]
 
@@ -36,6 +37,7 @@ main.add_command(generate_command)
 main.add_command(audit_command)
 main.add_command(pairs_command)
 main.add_command(preview_command)
+main.add_command(photoset_command)
 
 if __name__ == "__main__":
     main()
