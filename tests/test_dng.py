@@ -17,7 +17,7 @@ import pytest
 import rawpy
 import tifffile
 
-from bno.synth.dng import CFA_PATTERNS, LJPEG_TILE, cfa_pattern_indices, ljpeg_precision, mosaic, preview_from_cfa, write_dng
+from bno.synth.dng import CFA_PATTERNS, LJPEG_TILE, cfa_pattern_indices, ljpeg_precision, ljpeg_tiles, mosaic, preview_from_cfa, write_dng
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 BLACK, WHITE = 512, 15000
@@ -244,6 +244,17 @@ def test_ljpeg_write_is_deterministic_and_smaller(tmp_path):
         raw_bytes = sum(tif.pages[0].pages[0].databytecounts)  # the uncompressed preview aside
     assert raw_bytes < 0.6 * cfa.nbytes  # ~8.4 of 16 bits per pixel for this noise
     assert a.stat().st_size < plain.stat().st_size
+
+
+def test_ljpeg_predicts_from_same_colour_pixels():
+    """A Bayer mosaic whose four colours sit at very different levels compresses like plain noise
+    (two tile rows per LJ92 row): well under the ~14 bits/pixel of left-neighbour prediction."""
+    rng = np.random.default_rng(4)
+    levels = np.array([[3000, 9000], [9100, 5000]], np.float64)  # R, G / G, B at 14 bits
+    cfa = np.clip(np.tile(levels, (128, 128)) + rng.normal(0, 40, (256, 256)), 0, 15600).astype(np.uint16)
+    tile = next(ljpeg_tiles(cfa, 14))
+    bits_per_pixel = 8 * len(tile) / cfa.size
+    assert bits_per_pixel < 10.0, bits_per_pixel  # noise sigma 40 DN alone needs ~8.6
 
 
 def test_ljpeg_precision():
