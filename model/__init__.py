@@ -3,10 +3,11 @@ predictor, the sequential Bilateral Neural Operators model, the exact NeurOp bas
 checkpoint I/O. Imports nothing else of this project."""
 
 from .bilateral import BilateralConfig, BilateralOperator, GuideMap
-from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, resolve_checkpoint, save_checkpoint
+from .devices import DeviceError, pick_device
+from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, model_config, resolve_checkpoint, save_checkpoint
 from .neurop import NeurOp, NeurOpConfig, NeurOpOperator, load_official_state_dict
 from .predictor import NeurOpEncoder, StrengthPredictor, resize_to_height
-from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
+from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
 from .slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
 
 __all__ = [
@@ -17,7 +18,10 @@ __all__ = [
     "MODEL_KINDS",
     "build_model",
     "checkpoint_provenance",
+    "DeviceError",
     "load_checkpoint",
+    "pick_device",
+    "model_config",
     "resolve_checkpoint",
     "save_checkpoint",
     "NeurOp",
@@ -30,7 +34,6 @@ __all__ = [
     "BilateralNeuralOperators",
     "BNOConfig",
     "SequentialRetoucher",
-    "config_from_dict",
     "SliceAndApply",
     "apply_affine",
     "slice_and_apply",

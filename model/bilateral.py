@@ -31,35 +31,40 @@ held-out Blacks from 32.0 to 34.5 dB at the same budget (README, "Training").
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pydantic import Field, Strict
+
 from . import _fused_cpu
 from ._checks import check_shape
+from ._schema import Channels, ConfigModel
 from .slicing import AFFINE_COEFFS, slice_and_apply
 
 __all__ = ["BilateralConfig", "GuideMap", "BilateralOperator"]
 
 
-@dataclass(frozen=True)
-class BilateralConfig:
-    """Constructor arguments of :class:`BilateralOperator` (saved in checkpoints)."""
+class BilateralConfig(ConfigModel):
+    """Constructor arguments of :class:`BilateralOperator` (saved in checkpoints, a recipe's
+    ``model.bno.bilateral`` section). Strict and frozen; every size is bounded."""
 
-    lowres_size: int = 256  # side of the square low-resolution input to the grid network
-    grid_depth: int = 8  # luma bins D of the bilateral grid
-    splat_channels: tuple[int, ...] = (8, 8, 16, 16)  # 3×3 convs; the 1st and 3rd have stride 2
-    global_hidden: int = 20  # width of the global branch's hidden FC layer
-    guide_points: int = 16  # control points of each per-channel guide curve (HDRNet: 16)
-    lowres_antialias: bool = True  # antialias the resize to lowres_size (matters at 12 MP)
-    per_channel_guide: bool = False  # one guide per output channel instead of HDRNet's single guide
-
-    @property
-    def grid_size(self) -> int:
-        """Spatial cells per side of the grid: the low-res side after two stride-2 convs."""
-        return self.lowres_size // 4
+    lowres_size: int = Field(
+        256, ge=4, le=4096, multiple_of=4,
+        description="side of the square low-resolution input of the grid network, px (a multiple of 4)",
+    )
+    grid_depth: int = Field(8, ge=1, le=256, description="luma bins D of the bilateral grid")
+    splat_channels: Annotated[tuple[Channels, Channels, Channels, Channels], Strict(False)] = Field(
+        (8, 8, 16, 16), description="widths of the four 3×3 splat convs (the 1st and 3rd have stride 2)"
+    )
+    global_hidden: int = Field(20, ge=1, le=4096, description="width of the global branch's hidden FC layer")
+    guide_points: int = Field(16, ge=1, le=256, description="control points of each per-channel guide curve (HDRNet: 16)")
+    lowres_antialias: bool = Field(True, description="antialias the resize to lowres_size (matters at 12 MP)")
+    per_channel_guide: bool = Field(
+        False, description="one guide per output channel instead of HDRNet's single guide (same parameters)"
+    )
 
 
 class GuideMap(nn.Module):
@@ -120,11 +125,7 @@ class BilateralOperator(nn.Module):
     def __init__(self, config: BilateralConfig = BilateralConfig()) -> None:
         super().__init__()
         self.config = config
-        c = config.splat_channels
-        if len(c) != 4:
-            raise ValueError(f"splat_channels must have 4 entries, got {c}")
-        if config.lowres_size % 4:
-            raise ValueError(f"lowres_size must be divisible by 4, got {config.lowres_size}")
+        c = config.splat_channels  # four widths, lowres_size a multiple of 4: checked by the config
         self.splat = nn.Sequential(
             _conv(3, c[0], 2), nn.ReLU(), _conv(c[0], c[1]), nn.ReLU(),
             _conv(c[1], c[2], 2), nn.ReLU(), _conv(c[2], c[3]), nn.ReLU(),

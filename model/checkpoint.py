@@ -3,19 +3,19 @@
 Layout of a checkpoint directory::
 
     <dir>/config.json        {"format": "bno-checkpoint", "version": 1, "model": "bno"|"neurop",
-                              "config": {...dataclass fields...}, "provenance": {...}}
+                              "config": {...every field of BNOConfig | NeurOpConfig...}, "provenance": {...}}
     <dir>/model.safetensors  the state dict
 
 :func:`load_checkpoint` rebuilds the model from either file or the directory in one call.
 It also accepts the official NeurOp ``.pth`` files as they are, read with
 ``torch.load(weights_only=True)`` — a pickle that would build arbitrary objects (run
 code) is refused. Every failure is a :class:`CheckpointError` naming the file and the
-mismatch.
+mismatch; a config value out of its bounds, of the wrong type, unknown or missing is named
+by its key path (``config.bilateral.grid_depth``) before any tensor is allocated.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import pickle
@@ -24,11 +24,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ._schema import ConfigModel, describe_error, missing_keys
 from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
-from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher, config_from_dict
+from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
 
 __all__ = [
     "CheckpointError",
@@ -37,6 +39,7 @@ __all__ = [
     "checkpoint_dir",
     "checkpoint_provenance",
     "load_checkpoint",
+    "model_config",
     "resolve_checkpoint",
     "save_checkpoint",
 ]
@@ -49,7 +52,7 @@ WEIGHTS_NAME = "model.safetensors"
 COMPLETE = "COMPLETE"
 
 # model kind → (class, config class)
-MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type]] = {
+MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type[ConfigModel]]] = {
     "bno": (BilateralNeuralOperators, BNOConfig),
     "neurop": (NeurOp, NeurOpConfig),
 }
@@ -86,16 +89,38 @@ def resolve_checkpoint(path: str | os.PathLike[str]) -> Path:
     return p
 
 
-def build_model(kind: str, config: Mapping[str, Any] | None = None) -> SequentialRetoucher:
-    """Build a model of ``kind`` (``"bno"`` or ``"neurop"``) from a JSON-style config dict."""
+def model_config(kind: str, data: Mapping[str, Any] | ConfigModel | None = None, *, complete: bool = False) -> ConfigModel:
+    """The validated config of a ``kind`` model from JSON-style data (or a config object).
+
+    ``complete=True`` (a checkpoint's ``config.json``) makes every key compulsory. Raises
+    ``ValueError`` naming the key path, e.g. ``config.bilateral.grid_depth: Input should be
+    less than or equal to 256``, or :class:`CheckpointError` for an unknown ``kind``.
+    """
     if kind not in MODEL_KINDS:
         raise CheckpointError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_KINDS)}")
-    cls, config_cls = MODEL_KINDS[kind]
-    return cls(config_from_dict(config_cls, config or {}))
+    config_cls = MODEL_KINDS[kind][1]
+    if isinstance(data, config_cls):
+        return data
+    if isinstance(data, ConfigModel):
+        raise ValueError(f"config: a {type(data).__name__} does not configure a {kind!r} model")
+    if data is not None and not isinstance(data, Mapping):
+        raise ValueError(f"config: expected a mapping of keys, got {type(data).__name__}")
+    missing = missing_keys(config_cls, data, "config") if complete else []
+    if missing:
+        raise ValueError(f"{missing[0]}: missing (a checkpoint's config lists every key)")
+    try:
+        return config_cls.model_validate(dict(data or {}))
+    except ValidationError as error:
+        raise ValueError(describe_error(error, "config")) from None
+
+
+def build_model(kind: str, config: Mapping[str, Any] | ConfigModel | None = None) -> SequentialRetoucher:
+    """Build a model of ``kind`` (``"bno"`` or ``"neurop"``) from its config (missing keys: defaults)."""
+    return MODEL_KINDS[kind][0](model_config(kind, config))
 
 
 def _config_dict(model: SequentialRetoucher) -> dict[str, Any]:
-    return json.loads(json.dumps(dataclasses.asdict(model.config)))  # tuples → lists
+    return model.config.model_dump(mode="json")  # tuples → lists
 
 
 def save_checkpoint(
@@ -157,9 +182,29 @@ def _load_foreign_pth(path: Path) -> SequentialRetoucher:
     except ValueError as exc:
         raise CheckpointError(f"{path}: {exc}") from None
     codes = tuple(k.split(".")[1] for k in renamed if k.startswith("operators.") and k.endswith("encoder.weight"))
-    model = NeurOp(NeurOpConfig(operators=tuple(c for c in ("BC", "EX", "VB") if c in codes) or codes))
+    try:
+        config = NeurOpConfig(operators=tuple(c for c in ("BC", "EX", "VB") if c in codes) or codes)
+    except ValidationError as error:
+        raise CheckpointError(f"{path}: operators read from the tensor names: {describe_error(error)}") from None
+    model = NeurOp(config)
     _load_into(model, renamed, path)
     return model
+
+
+def _model_from_record(record: Any, config_path: Path) -> SequentialRetoucher:
+    """The untrained model a ``config.json`` record describes (every config key required)."""
+    if not isinstance(record, dict) or record.get("format") != FORMAT:
+        raise CheckpointError(f"{config_path}: not a {FORMAT} config")
+    if record.get("version") != VERSION:
+        raise CheckpointError(f"{config_path}: version {record.get('version')!r}, this code reads {VERSION}")
+    for key in ("model", "config"):
+        if key not in record:
+            raise CheckpointError(f"{config_path}: {key}: missing")
+    try:
+        config = model_config(record["model"], record["config"], complete=True)
+    except ValueError as exc:
+        raise CheckpointError(f"{config_path}: {exc}") from None
+    return MODEL_KINDS[record["model"]][0](config)
 
 
 def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.device = "cpu") -> SequentialRetoucher:
@@ -179,14 +224,7 @@ def load_checkpoint(path: str | os.PathLike[str], map_location: str | torch.devi
         record = json.loads(config_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise CheckpointError(f"{config_path}: not valid JSON ({exc})") from None
-    if not isinstance(record, dict) or record.get("format") != FORMAT:
-        raise CheckpointError(f"{config_path}: not a {FORMAT} config")
-    if record.get("version") != VERSION:
-        raise CheckpointError(f"{config_path}: version {record.get('version')!r}, this code reads {VERSION}")
-    try:
-        model = build_model(record.get("model", ""), record.get("config", {}))
-    except (TypeError, ValueError) as exc:
-        raise CheckpointError(f"{config_path}: bad config: {exc}") from None
+    model = _model_from_record(record, config_path)
     try:
         state = load_file(str(weights_path))
     except (SafetensorError, OSError, ValueError) as exc:

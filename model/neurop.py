@@ -18,30 +18,30 @@ tensor, which only broadcasts correctly for ``B = 1``; here the strength is ``(B
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
+from pydantic import Field
 from torch import nn
 
 from ._checks import check_shape
+from ._schema import SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, Sliders
 from .predictor import StrengthPredictor
 from .sequential import SequentialRetoucher
 
 __all__ = ["NeurOpConfig", "NeurOpOperator", "NeurOp", "load_official_state_dict"]
 
 
-@dataclass(frozen=True)
-class NeurOpConfig:
-    """Constructor arguments of :class:`NeurOp` (saved as JSON in checkpoints)."""
+class NeurOpConfig(ConfigModel):
+    """Constructor arguments of :class:`NeurOp` (saved as JSON in checkpoints; a recipe's
+    ``model.neurop`` section). Strict and frozen; unknown keys are errors."""
 
-    operators: tuple[str, ...] = ("BC", "EX", "VB")  # operator codes, applied in this order
-    base_channels: int = 64  # width of each operator's 1×1 layers
-    encoder_channels: int = 32  # encoder width (features = 3× this)
-    predictor_height: int = 256  # predictor input height (width keeps the aspect ratio)
-    # strength −1…1 → Lightroom slider value, linear: code → (value at −1, value at +1).
-    sliders: dict[str, tuple[float, float]] = field(default_factory=dict)
+    operators: Codes = Field(("BC", "EX", "VB"), description="operator codes, applied in this order")
+    base_channels: Channels = Field(64, description="width of each operator's 1×1 layers")
+    encoder_channels: Channels = Field(32, description="strength-predictor encoder width (features = 3 × this)")
+    predictor_height: PredictorHeight = Field(256, description="predictor input height, px (width keeps the aspect ratio)")
+    sliders: Sliders = Field(default_factory=dict, description=SLIDERS_HELP)
 
 
 class NeurOpOperator(nn.Module):

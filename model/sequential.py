@@ -14,54 +14,33 @@ one trainer trains both:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import torch
+from pydantic import Field
 from torch import nn
 
 from ._checks import check_shape
+from ._schema import SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, Sliders
 from .bilateral import BilateralConfig, BilateralOperator
 from .predictor import StrengthPredictor
 
-__all__ = ["BNOConfig", "SequentialRetoucher", "BilateralNeuralOperators", "config_from_dict"]
+__all__ = ["BNOConfig", "SequentialRetoucher", "BilateralNeuralOperators"]
 
 Strengths = Mapping[str, "torch.Tensor | float"]
 
 
-@dataclass(frozen=True)
-class BNOConfig:
-    """Constructor arguments of :class:`BilateralNeuralOperators` (saved as JSON in checkpoints)."""
+class BNOConfig(ConfigModel):
+    """Constructor arguments of :class:`BilateralNeuralOperators` (saved as JSON in checkpoints;
+    a recipe's ``model.bno`` section). Strict and frozen; unknown keys are errors."""
 
-    operators: tuple[str, ...] = ("BC", "EX", "WB", "VB")  # operator codes, applied in this order
-    bilateral: BilateralConfig = BilateralConfig()  # one config shared by every operator
-    encoder_channels: int = 32  # NeurOp encoder width (features = 3× this)
-    predictor_height: int = 256  # the predictor sees the current image resized to this height
-    predictor_antialias: bool = True  # antialiased resize for the predictor (NeurOp: False)
-    # strength −1…1 → Lightroom slider value, linear: code → (value at −1, value at +1);
-    # filled in by the stage-1 trainer from the synth registry, empty when unknown.
-    sliders: dict[str, tuple[float, float]] = field(default_factory=dict)
-
-
-def config_from_dict(cls: type, data: Mapping[str, Any]) -> Any:
-    """Rebuild a (nested) config dataclass from JSON data; unknown or missing keys are errors."""
-    names = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(data) - set(names))
-    if unknown:
-        raise ValueError(f"{cls.__name__}: unknown config keys {unknown}")
-    kwargs: dict[str, Any] = {}
-    for name, value in data.items():
-        default = getattr(cls(), name)
-        if dataclasses.is_dataclass(default):
-            value = config_from_dict(type(default), value)
-        elif isinstance(default, tuple):
-            value = tuple(value)
-        elif name == "sliders":
-            value = {str(k): (float(v[0]), float(v[1])) for k, v in value.items()}
-        kwargs[name] = value
-    return cls(**kwargs)
+    operators: Codes = Field(("BC", "EX", "WB", "VB"), description="operator codes, applied in this order")
+    bilateral: BilateralConfig = Field(BilateralConfig(), description="one config shared by every operator")
+    encoder_channels: Channels = Field(32, description="strength-predictor encoder width (features = 3 × this)")
+    predictor_height: PredictorHeight = Field(256, description="the predictor sees the current image resized to this height, px")
+    predictor_antialias: bool = Field(True, description="antialiased resize for the predictor (NeurOp: false)")
+    sliders: Sliders = Field(default_factory=dict, description=SLIDERS_HELP)
 
 
 class SequentialRetoucher(nn.Module):
@@ -135,9 +114,7 @@ class BilateralNeuralOperators(SequentialRetoucher):
 
     def __init__(self, config: BNOConfig = BNOConfig()) -> None:
         super().__init__()
-        if len(set(config.operators)) != len(config.operators) or not config.operators:
-            raise ValueError(f"operators must be distinct and non-empty, got {config.operators}")
-        self.config = config
+        self.config = config  # operators distinct and non-empty: checked by BNOConfig
         self.operators = nn.ModuleDict({code: BilateralOperator(config.bilateral) for code in config.operators})
         self.predictor = StrengthPredictor(
             config.operators, config.encoder_channels, config.predictor_height, config.predictor_antialias

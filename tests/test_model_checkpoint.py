@@ -14,6 +14,8 @@ from bno.model import (
     BNOConfig,
     CheckpointError,
     NeurOp,
+    NeurOpConfig,
+    build_model,
     load_checkpoint,
     save_checkpoint,
 )
@@ -85,3 +87,74 @@ def test_unknown_config_key_and_missing_files(tmp_path):
         load_checkpoint(tmp_path)
     with pytest.raises(CheckpointError, match="config.json"):
         load_checkpoint(tmp_path / "nowhere")
+
+
+#: config.json as written by the code before the pydantic schema (commit 5fb4784) for SMALL with
+#: a per-channel guide and an integer slider bound (stage 1 wrote what the schedule gave it).
+OLD_RECORD = {
+    "config": {
+        "bilateral": {"global_hidden": 20, "grid_depth": 8, "guide_points": 16, "lowres_antialias": True,
+                      "lowres_size": 32, "per_channel_guide": True, "splat_channels": [8, 8, 16, 16]},
+        "encoder_channels": 32, "operators": ["EX", "WB"], "predictor_antialias": True, "predictor_height": 32,
+        "sliders": {"EX": [-4.0, 4.0], "WB": [2000.0, 50000]},
+    },
+    "format": "bno-checkpoint", "model": "bno", "provenance": {"run": "old"}, "version": 1,
+}
+
+
+def _write_record(directory, record):
+    (directory / "config.json").write_text(json.dumps(record))
+
+
+def test_checkpoints_written_before_the_schema_still_load(tmp_path):
+    config = BNOConfig(operators=("EX", "WB"), bilateral=BilateralConfig(lowres_size=32, per_channel_guide=True),
+                       predictor_height=32, sliders={"EX": (-4.0, 4.0), "WB": (2000.0, 50000.0)})
+    save_checkpoint(BilateralNeuralOperators(config), tmp_path)
+    _write_record(tmp_path, OLD_RECORD)
+    loaded = load_checkpoint(tmp_path)
+    assert loaded.config == config and loaded.config.sliders["WB"] == (2000.0, 50000.0)
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["bilateral"].update(grid_depth=1_000_000_000), "config.bilateral.grid_depth: Input should be less than or equal to 256"),
+        (lambda c: c["bilateral"].pop("grid_depth"), "config.bilateral.grid_depth: missing"),
+        (lambda c: c.pop("predictor_height"), "config.predictor_height: missing"),
+        (lambda c: c["bilateral"].update(per_channel_guide="yes"), "config.bilateral.per_channel_guide: Input should be a valid boolean"),
+        (lambda c: c.update(encoder_channels=32.0), "config.encoder_channels: Input should be a valid integer"),
+        (lambda c: c.update(operators=["EX", "EX"]), "config.operators: operator codes must be distinct"),
+        (lambda c: c.update(sliders={"EX": [-4.0, float("inf")]}), "config.sliders.EX.1: Input should be a finite number"),
+        (lambda c: c["bilateral"].update(splat_channels=[8, 8, 16]), "config.bilateral.splat_channels.3: Field required"),
+    ],
+)
+def test_bad_or_missing_config_values_name_the_file_and_the_key(tmp_path, edit, message):
+    save_checkpoint(BilateralNeuralOperators(SMALL), tmp_path)
+    record = json.loads((tmp_path / "config.json").read_text())
+    edit(record["config"])
+    _write_record(tmp_path, record)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path)
+    assert str(err.value).startswith(f"{tmp_path / 'config.json'}: {message}")
+
+
+def test_a_record_without_model_or_config_is_named(tmp_path):
+    save_checkpoint(NeurOp(), tmp_path)
+    record = json.loads((tmp_path / "config.json").read_text())
+    del record["config"]
+    _write_record(tmp_path, record)
+    with pytest.raises(CheckpointError, match=r"config\.json: config: missing"):
+        load_checkpoint(tmp_path)
+
+
+def test_model_configs_are_strict_frozen_and_bounded():
+    with pytest.raises(ValueError, match="grid_depth"):
+        BilateralConfig(grid_depth=10**9)
+    with pytest.raises(ValueError, match="per_channel_guide"):
+        BilateralConfig(per_channel_guide="yes")
+    with pytest.raises(ValueError, match="base_channels"):
+        NeurOpConfig(base_channels=0)
+    with pytest.raises(ValueError):
+        SMALL.predictor_height = 64
+    assert not hasattr(BilateralConfig(), "grid_size")  # removed: nothing read it
+    assert build_model("bno", {"operators": ["EX"], "bilateral": {"lowres_size": 32}}).config.operators == ("EX",)

@@ -21,11 +21,12 @@ import click
 from tabulate import tabulate
 
 from bno.pipelines.cli.common import UserError, report_errors
+from bno.pipelines.cli.config import config_command
 
 __all__ = ["main"]
 
 CONFIG_HELP = "Recipe YAML (see configs/); defaults when omitted."
-SET_HELP = "Override a config value, e.g. --set stage1.lr=1e-3 (repeatable)."
+SET_HELP = "Override a config value, e.g. --set stage1.lr=1e-3 (repeatable; every key: bno-train config)."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -126,7 +127,10 @@ def _with_common(function):
 @_with_common
 @report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
 def stage1(data, out, ops, config, model, overrides, resume, skip_audit, stop_after) -> None:
-    """Teach each operator its slider on (A, B) pairs of an operator dataset."""
+    """Teach each operator its slider on (A, B) pairs of an operator dataset.
+
+    Every recipe key, its type, default and meaning: bno-train config stage1
+    """
     _run("stage1", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, ops=ops, skip_audit=skip_audit, stop_after=stop_after)
 
 
@@ -137,7 +141,10 @@ def stage1(data, out, ops, config, model, overrides, resume, skip_audit, stop_af
 @_with_common
 @report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
 def stage2(data, init, out, config, model, overrides, resume, skip_audit, stop_after) -> None:
-    """Train the whole chain and the strength predictor on expert pairs."""
+    """Train the whole chain and the strength predictor on expert pairs.
+
+    Every recipe key, its type, default and meaning: bno-train config stage2
+    """
     if init is None and not resume:
         click.echo("notice: no --init: the operators start untrained (stage 1 skipped)", err=True)
     _run("stage2", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, init=init, skip_audit=skip_audit, stop_after=stop_after)
@@ -186,6 +193,8 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
 
+
+main.add_command(config_command)  # bno-train config [stage1|stage2]: every recipe key
 
 if __name__ == "__main__":
     main()

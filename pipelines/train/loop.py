@@ -6,7 +6,8 @@ dataset keyed by ``(epoch, i)``, the evaluation function and how to score it. Th
 
 * steps Adam(W) with a per-step learning-rate schedule (warm-up, cosine/step/constant),
   bfloat16 autocast on CUDA, optional gradient clipping;
-* stops on a NaN/inf loss with a clear message, leaving the last good checkpoint;
+* stops on a NaN/inf loss with a clear message, leaving the last good checkpoint, and
+  checks the weights before every save, so no checkpoint ever holds NaN/inf;
 * evaluates (rank 0) every ``eval_every`` epochs, keeps ``best`` by the score, writes
   ``last`` (model + optimiser + schedule + position) every epoch and every
   ``checkpoint_every`` steps, appends ``metrics.jsonl`` and redraws ``loss_curve.png``;
@@ -36,7 +37,7 @@ from bno.pipelines.train.data import KeySampler, worker_init
 from bno.pipelines.train.distributed import DistContext
 from bno.pipelines.train.runs import RunDir
 
-__all__ = ["StageSpec", "TrainingError", "lr_factor", "pick_device", "train"]
+__all__ = ["StageSpec", "TrainingError", "build_optimizer", "lr_factor", "nonfinite_tensors", "pick_device", "train"]
 
 
 class TrainingError(RuntimeError):
@@ -111,6 +112,270 @@ def _oom_types() -> tuple[type[BaseException], ...]:
     return (oom,) if oom is not None else ()
 
 
+def build_optimizer(
+    module: nn.Module, stage: StageConfig, lr_scales: Mapping[str, float]
+) -> tuple[torch.optim.Optimizer, list[nn.Parameter]]:
+    """Adam (AdamW with weight decay) over ``module``'s parameters, one group per lr scale.
+
+    A parameter whose name starts with a prefix of ``lr_scales`` gets ``lr × scale``; scale 0
+    freezes it (``requires_grad=False``, so DDP ignores it). Returns the optimiser and the
+    trained parameters (for gradient clipping).
+    """
+    groups: dict[float, list[nn.Parameter]] = {}
+    for name, param in module.named_parameters():
+        scale = next((v for prefix, v in lr_scales.items() if name.startswith(prefix)), 1.0)
+        if scale == 0:
+            param.requires_grad_(False)  # frozen (and ignored by DDP)
+        elif param.requires_grad:
+            groups.setdefault(scale, []).append(param)
+    opt_cls = torch.optim.AdamW if stage.weight_decay else torch.optim.Adam
+    optimizer = opt_cls(
+        [{"params": group, "lr": stage.lr * scale} for scale, group in groups.items()],
+        lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
+    )
+    return optimizer, [p for group in groups.values() for p in group]
+
+
+def nonfinite_tensors(model: nn.Module) -> list[str]:
+    """Names of ``model``'s floating-point parameters and buffers holding a NaN or ±inf."""
+    return [
+        name for name, tensor in model.state_dict().items()
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all())
+    ]
+
+
+#: The position and running sums saved in ``trainer.pt`` (with the optimiser and schedule).
+POSITION_KEYS = ("epoch", "step", "global_step", "best_score", "best_epoch", "sums", "count")
+
+
+class _Trainer:
+    """One call of :func:`train`: the model, optimiser, schedule and position, and the steps
+    of an epoch (load, step, checkpoint, evaluate), each a method."""
+
+    def __init__(self, spec: StageSpec, run: RunDir, *, seed: int, device: torch.device, ctx: DistContext,
+                 workers: int, amp: bool, progress: bool, stop_after_steps: int | None) -> None:
+        self.spec, self.run, self.stage, self.ctx, self.device = spec, run, spec.stage, ctx, device
+        self.seed, self.workers, self.progress, self.stop_after_steps = seed, workers, progress, stop_after_steps
+        self.model, self.module = spec.model.to(device), spec.step_module.to(device)
+        self.optimizer, self.params = build_optimizer(self.module, self.stage, spec.lr_scales)
+        total = self.stage.epochs * spec.steps_per_epoch
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.stage, total))
+        self.state: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_score": None, "best_epoch": None, "elapsed": 0.0, "sums": {}, "count": 0}
+        use_amp = amp and device.type == "cuda"
+        self.autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
+        self.local_batch = self.stage.batch_size // ctx.world
+        self.wrapped: nn.Module = self.module
+        self.started = time.perf_counter()
+        self.steps_this_call = 0
+        self.last_records: list[dict[str, Any]] = []
+
+    # ------------------------------------------------------------------ start, resume, state
+
+    def restore(self) -> None:
+        """Continue from the run's ``last`` checkpoint: weights, optimiser, schedule and position."""
+        from safetensors.torch import load_file
+
+        last, saved = self.run.load_trainer_state()
+        self.model.load_state_dict(load_file(str(last / "model.safetensors")), strict=True)
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.scheduler.load_state_dict(saved["scheduler"])
+        self.state.update({k: saved[k] for k in self.state if k in saved})
+        self.run.truncate_metrics(int(self.state["global_step"]))
+
+    def start(self) -> None:
+        """Wrap the step module in DDP when several processes run; start the clock."""
+        if self.ctx.world > 1:
+            device_ids = [self.device.index] if self.device.type == "cuda" else None
+            self.wrapped = nn.parallel.DistributedDataParallel(self.module, device_ids=device_ids)
+        self.started = time.perf_counter() - float(self.state["elapsed"])
+
+    def trainer_state(self) -> dict[str, Any]:
+        return {
+            **{k: self.state[k] for k in POSITION_KEYS},
+            "elapsed": time.perf_counter() - self.started,
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+        }
+
+    def provenance(self) -> dict[str, Any]:
+        state = self.state
+        return {**self.spec.provenance, "stage": self.spec.name, "epoch": state["epoch"], "global_step": state["global_step"], "run": str(self.run.path)}
+
+    def _where(self) -> str:
+        return f"epoch {int(self.state['epoch']) + 1} step {int(self.state['step']) + 1}"
+
+    def _keep(self) -> str:
+        last = self.run.last()
+        return f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
+
+    # ------------------------------------------------------------------ one epoch
+
+    def _loader(self, epoch: int) -> DataLoader:
+        spec = self.spec
+        sampler = KeySampler(epoch, spec.steps_per_epoch, self.stage.batch_size, int(self.state["step"]), self.ctx.rank, self.ctx.world)
+        return DataLoader(
+            spec.dataset,
+            batch_size=self.local_batch,
+            sampler=sampler,
+            num_workers=self.workers,
+            collate_fn=spec.collate,
+            worker_init_fn=functools.partial(worker_init, seed=self.seed) if self.workers else None,
+            persistent_workers=False,
+            pin_memory=self.device.type == "cuda",
+        )
+
+    def run_epoch(self) -> bool:
+        """Train the (rest of the) current epoch, then close it; ``True`` when ``stop_after_steps`` ended the call."""
+        spec, stage = self.spec, self.stage
+        epoch = int(self.state["epoch"])
+        loader = self._loader(epoch)
+        bar = _progress(spec.steps_per_epoch, int(self.state["step"]), f"{spec.name} epoch {epoch + 1}/{stage.epochs}", self.progress and self.ctx.main)
+        tick, images = time.perf_counter(), 0
+        self.module.train()
+        try:
+            for batch in loader:
+                loss = self.step(batch)
+                images += self.local_batch * self.ctx.world * spec.images_per_item
+                if bar is not None:
+                    bar.set_postfix(loss=f"{float(loss.detach().item()):.4g}", img_s=f"{images / max(time.perf_counter() - tick, 1e-9):.1f}")
+                    bar.update(1)
+                if self._checkpoint_within_epoch():
+                    return True
+        except _oom_types() as error:  # pragma: no cover - needs a GPU
+            raise TrainingError(
+                f"{spec.name}: CUDA out of memory at batch {stage.batch_size}, crop {stage.crop_size}: try a smaller "
+                f"--set {spec.name}.batch_size=… or --set {spec.name}.crop_size=… ({str(error).splitlines()[0]})"
+            ) from None
+        finally:
+            if bar is not None:
+                bar.close()
+        return self.end_epoch(epoch, time.perf_counter() - tick, images)
+
+    def step(self, batch: Any) -> torch.Tensor:
+        """One optimiser step on ``batch``; stops (:class:`TrainingError`) on a NaN/inf loss."""
+        batch = to_device(batch, self.device)
+        with self.autocast():
+            loss, parts = self.wrapped(batch)
+        if self.ctx.any_true(not bool(torch.isfinite(loss.detach()).item())):
+            raise TrainingError(
+                f"{self.spec.name}: the loss became {float(loss.detach().item())} at {self._where()}; stopped — {self._keep()} "
+                f"(try a lower lr, e.g. --set {self.spec.name}.lr={self.stage.lr / 10:g})"
+            )
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.stage.grad_clip:
+            torch.nn.utils.clip_grad_norm_(self.params, self.stage.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        state = self.state
+        state["step"] += 1
+        state["global_step"] += 1
+        state["count"] += 1
+        for name, value in {"loss": loss, **parts}.items():
+            state["sums"][name] = state["sums"].get(name, 0.0) + float(value.detach().item())
+        self.steps_this_call += 1
+        return loss
+
+    def _stop_now(self) -> bool:
+        return self.stop_after_steps is not None and self.steps_this_call >= self.stop_after_steps
+
+    def _checkpoint_within_epoch(self) -> bool:
+        """Save ``last`` every ``checkpoint_every`` steps and when the call stops early; ``True`` to stop."""
+        state, every = self.state, self.stage.checkpoint_every
+        if every and state["global_step"] % every == 0 and state["step"] < self.spec.steps_per_epoch:
+            self.save_last()
+        if self._stop_now():
+            self.save_last()
+            return True
+        return False
+
+    # ------------------------------------------------------------------ checkpoints, end of epoch
+
+    def check_weights(self) -> None:
+        """Stop (:class:`TrainingError`) before a checkpoint would hold NaN/inf weights (all ranks call it)."""
+        bad = nonfinite_tensors(self.model)
+        if self.ctx.any_true(bool(bad)):
+            name = bad[0] if bad else "on another rank"
+            raise TrainingError(
+                f"{self.spec.name}: the weights became NaN/inf ({name}) by epoch {int(self.state['epoch']) + 1} "
+                f"(step {self.state['global_step']}); stopped without saving them — {self._keep()} "
+                f"(try a lower lr or --set {self.spec.name}.grad_clip=1.0)"
+            )
+
+    def save_last(self) -> None:
+        self.check_weights()
+        if self.ctx.main:
+            self.run.save("last", self.model, self.provenance(), self.trainer_state())
+        self.ctx.barrier()
+
+    def _train_records(self, epoch_no: int, seconds: float, images: int) -> list[dict[str, Any]]:
+        """The epoch's mean training loss (all ranks) and per-op losses as ``metrics.jsonl`` records."""
+        state = self.state
+        count = max(int(state["count"]), 1)
+        means = {k: self.ctx.mean(v / count) for k, v in state["sums"].items()}
+        records: list[dict[str, Any]] = [
+            {
+                "epoch": epoch_no,
+                "global_step": state["global_step"],
+                "split": "train",
+                "loss": means.pop("loss"),
+                "lr": self.optimizer.param_groups[0]["lr"],
+                "images_per_s": images / max(seconds, 1e-9),
+                "elapsed_s": time.perf_counter() - self.started,
+            }
+        ]
+        for name, value in sorted(means.items()):  # per-op losses of stage 1 ("loss/EX")
+            op = name.split("/", 1)[1] if "/" in name else None
+            records.append({"epoch": epoch_no, "global_step": state["global_step"], "split": "train", "op": op, "loss": value})
+        return records
+
+    def _evaluate(self, epoch_no: int) -> tuple[list[dict[str, Any]], bool]:
+        """Held-out records (rank 0, every ``eval_every`` epochs and after the last) and whether the score improved."""
+        state = self.state
+        if not (epoch_no % self.stage.eval_every == 0 or epoch_no == self.stage.epochs):
+            return [], False
+        self.module.eval()
+        with torch.no_grad():
+            held_out = self.spec.evaluate(self.model, self.device)
+        self.module.train()
+        for record in held_out:
+            record.update(epoch=epoch_no, global_step=state["global_step"])
+        score = self.spec.score(held_out)
+        if score is not None and (state["best_score"] is None or score > state["best_score"]):
+            state["best_score"], state["best_epoch"] = float(score), epoch_no
+            return held_out, True
+        return held_out, score is None and state["best_score"] is None  # nothing to validate on: best = latest
+
+    def end_epoch(self, epoch: int, seconds: float, images: int) -> bool:
+        """Log, evaluate, save ``best`` (when improved) and ``last``; ``True`` when the call stops here."""
+        epoch_no = epoch + 1
+        self.check_weights()
+        records = self._train_records(epoch_no, seconds, images)
+        self.state.update(epoch=epoch_no, step=0, sums={}, count=0)
+        if self.ctx.main:
+            held_out, improved = self._evaluate(epoch_no)
+            records.extend(held_out)
+            self.run.log(records)
+            if improved:
+                self.run.save("best", self.model, self.provenance(), extra={"epoch": epoch_no, "score": self.state["best_score"]})
+            self.run.save("last", self.model, self.provenance(), self.trainer_state())
+            self.run.plot()
+            self.last_records = records
+        self.ctx.barrier()
+        return self._stop_now()
+
+    def summary(self) -> dict[str, Any]:
+        state = self.state
+        return {
+            "stopped_early": False,
+            "best_score": state["best_score"],
+            "best_epoch": state["best_epoch"],
+            "global_step": state["global_step"],
+            "seconds": time.perf_counter() - self.started,
+            "records": self.last_records,
+        }
+
+
 def train(
     spec: StageSpec,
     run: RunDir,
@@ -127,170 +392,16 @@ def train(
     """Train ``spec`` into ``run``; returns a summary (best score/epoch, final records, wall time).
 
     ``stop_after_steps`` ends the call early (after that many optimiser steps of this
-    call, with a ``last`` checkpoint) — for tests and time-boxed runs.
+    call, with a ``last`` checkpoint) — for tests and time-boxed runs. A NaN/inf loss, or
+    weights that became NaN/inf, stop the run with :class:`TrainingError` before anything
+    non-finite is saved.
     """
-    stage = spec.stage
-    model, module = spec.model.to(device), spec.step_module.to(device)
-    groups: dict[float, list[torch.nn.Parameter]] = {}
-    for name, param in module.named_parameters():
-        scale = next((v for prefix, v in spec.lr_scales.items() if name.startswith(prefix)), 1.0)
-        if scale == 0:
-            param.requires_grad_(False)  # frozen (and ignored by DDP)
-        elif param.requires_grad:
-            groups.setdefault(scale, []).append(param)
-    params = [p for group in groups.values() for p in group]
-    opt_cls = torch.optim.AdamW if stage.weight_decay else torch.optim.Adam
-    optimizer = opt_cls(
-        [{"params": group, "lr": stage.lr * scale} for scale, group in groups.items()],
-        lr=stage.lr, betas=stage.betas, weight_decay=stage.weight_decay,
-    )
-    total = stage.epochs * spec.steps_per_epoch
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, stage, total))
-    state: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_score": None, "best_epoch": None, "elapsed": 0.0, "sums": {}, "count": 0}
+    trainer = _Trainer(spec, run, seed=seed, device=device, ctx=ctx, workers=workers, amp=amp, progress=progress,
+                       stop_after_steps=stop_after_steps)
     if resume:
-        last, saved = run.load_trainer_state()
-        from safetensors.torch import load_file
-
-        model.load_state_dict(load_file(str(last / "model.safetensors")), strict=True)
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        state.update({k: saved[k] for k in state if k in saved})
-        run.truncate_metrics(int(state["global_step"]))
-    wrapped: nn.Module = module
-    if ctx.world > 1:
-        wrapped = nn.parallel.DistributedDataParallel(module, device_ids=[device.index] if device.type == "cuda" else None)
-    use_amp = amp and device.type == "cuda"
-    autocast = (lambda: torch.autocast("cuda", dtype=torch.bfloat16)) if use_amp else contextlib.nullcontext
-    local_batch = stage.batch_size // ctx.world
-    started = time.perf_counter() - float(state["elapsed"])
-    steps_this_call = 0
-    last_records: list[dict[str, Any]] = []
-
-    def trainer_state() -> dict[str, Any]:
-        return {
-            **{k: state[k] for k in ("epoch", "step", "global_step", "best_score", "best_epoch", "sums", "count")},
-            "elapsed": time.perf_counter() - started,
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-        }
-
-    def provenance() -> dict[str, Any]:
-        return {**spec.provenance, "stage": spec.name, "epoch": state["epoch"], "global_step": state["global_step"], "run": str(run.path)}
-
-    while state["epoch"] < stage.epochs:
-        epoch = int(state["epoch"])
-        sampler = KeySampler(epoch, spec.steps_per_epoch, stage.batch_size, int(state["step"]), ctx.rank, ctx.world)
-        loader = DataLoader(
-            spec.dataset,
-            batch_size=local_batch,
-            sampler=sampler,
-            num_workers=workers,
-            collate_fn=spec.collate,
-            worker_init_fn=functools.partial(worker_init, seed=seed) if workers else None,
-            persistent_workers=False,
-            pin_memory=device.type == "cuda",
-        )
-        bar = _progress(spec.steps_per_epoch, int(state["step"]), f"{spec.name} epoch {epoch + 1}/{stage.epochs}", progress and ctx.main)
-        tick, tick_images = time.perf_counter(), 0
-        module.train()
-        try:
-            for batch in loader:
-                batch = to_device(batch, device)
-                with autocast():
-                    loss, parts = wrapped(batch)
-                bad = not bool(torch.isfinite(loss.detach()).item())
-                if ctx.any_true(bad):
-                    where = f"epoch {epoch + 1} step {int(state['step']) + 1}"
-                    last = run.last()
-                    keep = f"the last good checkpoint is {last}" if last else "no checkpoint was written yet"
-                    raise TrainingError(
-                        f"{spec.name}: the loss became {float(loss.detach().item())} at {where}; stopped — {keep} "
-                        f"(try a lower lr, e.g. --set {spec.name}.lr={stage.lr / 10:g})"
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                if stage.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(params, stage.grad_clip)
-                optimizer.step()
-                scheduler.step()
-                state["step"] += 1
-                state["global_step"] += 1
-                state["count"] += 1
-                for name, value in {"loss": loss, **parts}.items():
-                    state["sums"][name] = state["sums"].get(name, 0.0) + float(value.detach().item())
-                steps_this_call += 1
-                tick_images += local_batch * ctx.world * spec.images_per_item
-                if bar is not None:
-                    rate = tick_images / max(time.perf_counter() - tick, 1e-9)
-                    bar.set_postfix(loss=f"{float(loss.detach().item()):.4g}", img_s=f"{rate:.1f}")
-                    bar.update(1)
-                if stage.checkpoint_every and state["global_step"] % stage.checkpoint_every == 0 and state["step"] < spec.steps_per_epoch:
-                    if ctx.main:
-                        run.save("last", model, provenance(), trainer_state())
-                    ctx.barrier()
-                if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-                    if ctx.main:
-                        run.save("last", model, provenance(), trainer_state())
-                    ctx.barrier()
-                    return {"stopped_early": True, "global_step": state["global_step"]}
-        except _oom_types() as error:  # pragma: no cover - needs a GPU
-            raise TrainingError(
-                f"{spec.name}: CUDA out of memory at batch {stage.batch_size}, crop {stage.crop_size}: try a smaller "
-                f"--set {spec.name}.batch_size=… or --set {spec.name}.crop_size=… ({str(error).splitlines()[0]})"
-            ) from None
-        finally:
-            if bar is not None:
-                bar.close()
-        seconds = time.perf_counter() - tick
-        # ---- end of epoch: train record, evaluation, checkpoints
-        count = max(int(state["count"]), 1)
-        means = {k: ctx.mean(v / count) for k, v in state["sums"].items()}
-        epoch_no = epoch + 1
-        records: list[dict[str, Any]] = [
-            {
-                "epoch": epoch_no,
-                "global_step": state["global_step"],
-                "split": "train",
-                "loss": means.pop("loss"),
-                "lr": optimizer.param_groups[0]["lr"],
-                "images_per_s": tick_images / max(seconds, 1e-9),
-                "elapsed_s": time.perf_counter() - started,
-            }
-        ]
-        for name, value in sorted(means.items()):  # per-op losses of stage 1 ("loss/EX")
-            op = name.split("/", 1)[1] if "/" in name else None
-            records.append({"epoch": epoch_no, "global_step": state["global_step"], "split": "train", "op": op, "loss": value})
-        state["epoch"], state["step"], state["sums"], state["count"] = epoch_no, 0, {}, 0
-        improved = False
-        if ctx.main:
-            evaluated = epoch_no % stage.eval_every == 0 or epoch_no == stage.epochs
-            if evaluated:
-                module.eval()
-                with torch.no_grad():
-                    held_out = spec.evaluate(model, device)
-                module.train()
-                for record in held_out:
-                    record.update(epoch=epoch_no, global_step=state["global_step"])
-                records.extend(held_out)
-                score = spec.score(held_out)
-                if score is not None and (state["best_score"] is None or score > state["best_score"]):
-                    state["best_score"], state["best_epoch"], improved = float(score), epoch_no, True
-                elif score is None and state["best_score"] is None:
-                    improved = True  # nothing to validate on: best = latest
-            run.log(records)
-            if improved:
-                run.save("best", model, provenance(), extra={"epoch": epoch_no, "score": state["best_score"]})
-            run.save("last", model, provenance(), trainer_state())
-            run.plot()
-            last_records = records
-        ctx.barrier()
-        if stop_after_steps is not None and steps_this_call >= stop_after_steps:
-            return {"stopped_early": True, "global_step": state["global_step"]}
-    return {
-        "stopped_early": False,
-        "best_score": state["best_score"],
-        "best_epoch": state["best_epoch"],
-        "global_step": state["global_step"],
-        "seconds": time.perf_counter() - started,
-        "records": last_records,
-    }
+        trainer.restore()
+    trainer.start()
+    while trainer.state["epoch"] < spec.stage.epochs:
+        if trainer.run_epoch():
+            return {"stopped_early": True, "global_step": trainer.state["global_step"]}
+    return trainer.summary()

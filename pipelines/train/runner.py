@@ -1,6 +1,8 @@
 """Start or resume a stage: config + data + run directory → :func:`bno.pipelines.train.loop.train`.
 
 This is what ``bno-train stage1`` / ``stage2`` call (and the DDP test, once per process).
+The config arrives validated (:func:`bno.pipelines.train.config.load_config`); the device is
+checked before any data is read, and a resumed run must rebuild exactly the saved model.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from typing import Any, Sequence
 
 import torch
 
-from bno.model import CheckpointError
+from bno.model import CheckpointError, SequentialRetoucher
 
 from bno.pipelines.train.config import TrainConfig, config_to_dict
 from bno.pipelines.train.distributed import DistContext
@@ -21,7 +23,7 @@ from bno.pipelines.train.runs import RunDir
 __all__ = ["run_stage", "check_same_model"]
 
 
-def check_same_model(checkpoint: Path, model) -> None:
+def check_same_model(checkpoint: Path, model: SequentialRetoucher) -> None:
     """Refuse a checkpoint whose model config differs from ``model``'s, naming the fields."""
     record = json.loads((checkpoint / "config.json").read_text())
     ours = json.loads(json.dumps(config_to_dict(model.config)))
@@ -57,19 +59,19 @@ def run_stage(
             raise ValueError(f"{out} is a {saved.get('stage')} run, not {stage}")
     if data is None:
         raise ValueError("--data is required")
+    if stage not in ("stage1", "stage2"):
+        raise ValueError(f"unknown stage {stage!r}")
+    device = pick_device(config.device, ctx)  # a missing GPU is reported before any data is read
     if config.threads:
         torch.set_num_threads(config.threads)
     if stage == "stage1":
         from bno.pipelines.train.stage1 import build_stage1
 
         spec, info = build_stage1(config, data, ops, check_audit=check_audit and not resume)
-    elif stage == "stage2":
+    else:
         from bno.pipelines.train.stage2 import build_stage2
 
         spec, info = build_stage2(config, data, init, check_audit=check_audit and not resume)
-    else:
-        raise ValueError(f"unknown stage {stage!r}")
-    device = pick_device(config.device, ctx)
     if resume:
         saved = run.info()
         if saved.get("dataset_manifest_sha256") != info["dataset_manifest_sha256"]:
