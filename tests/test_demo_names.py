@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bno.pipelines.demo.workflow import expert_render
+from bno.pipelines.demo.targets import expert_render
 
 
 def test_brackets_in_a_name_are_literal(tmp_path: Path):

@@ -30,8 +30,9 @@ from bno.synth.io import read_image
 from bno.synth.raw import decode_raw, is_raw_path
 
 from bno.pipelines.demo.report import Report
+from bno.pipelines.demo.targets import expert_render
 
-__all__ = ["StepFailed", "expert_render", "run_demo"]
+__all__ = ["StepFailed", "run_demo"]
 
 _CONFIGS = bno.resource_path("configs")
 SAMPLES = bno.resource_path("samples")
@@ -93,16 +94,6 @@ def _strip(images: list[np.ndarray], gap: int = 6) -> np.ndarray:
     spacer = np.ones((_STRIP_HEIGHT, gap, 3), np.float32)
     parts = [part for tile in tiles for part in (tile, spacer)][:-1]
     return np.concatenate(parts, axis=1)
-
-
-def expert_render(targets: Path, stem: str) -> Path | None:
-    """The file in ``targets`` whose name is exactly ``stem`` plus a suffix (first by name), or None.
-
-    Names are compared as strings, never used as glob patterns: FiveK names may hold
-    ``[…]``, which a glob would read as a character class (``a[1]`` matching ``a1``).
-    """
-    matches = sorted(path for path in targets.iterdir() if path.is_file() and path.stem == stem)
-    return matches[0] if matches else None
 
 
 def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = ()) -> Path:
