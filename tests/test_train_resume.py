@@ -186,3 +186,15 @@ def test_the_same_model_saves_the_same_bytes(tmp_path):
         saved = RunDir(tmp_path / f"run{attempt}").save("last", model, provenance={"seed": 0})
         blobs.add((saved / "model.safetensors").read_bytes())
     assert len(blobs) == 1
+
+
+def test_a_run_killed_before_its_first_checkpoint_is_named_as_such(tmp_path):
+    """kill -9 leaves run.json without a checkpoint; a rerun is refused (it may still be running) with what to do."""
+    from bno.pipelines.train import RunDir, load_config
+
+    config = load_config(tiny_recipe(tmp_path))
+    RunDir(tmp_path / "r").create(config, {"stage": "stage1"})
+    with pytest.raises(FileExistsError, match="no checkpoint yet"):
+        RunDir(tmp_path / "r").create(config, {"stage": "stage1"})
+    assert not RunDir(tmp_path / "r").discard_unstarted()  # only the object that created it undoes it
+    assert (tmp_path / "r" / "run.json").is_file()
