@@ -27,20 +27,26 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Annotated, Any, Iterable, Literal, Mapping
 
 import yaml
+from pydantic import AfterValidator, ConfigDict, Field, Strict, ValidationError
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 import bno
 from bno.pipelines.data.provenance import code_version, package_version
 from bno.pipelines.data.fivek import FIVEK_ID_PATTERN, SplitRule
+from bno.pipelines.schema import Real, Schema, first_problem
 from bno.synth.io import atomic_write_bytes
 from bno.synth.ops import OPERATORS, get_operator
 
 __all__ = [
     "DATASET_MANIFEST",
     "DECLARATION_VERSION",
+    "DeclarationFile",
     "FORMATS",
+    "MAX_LEVELS",
+    "MAX_LONG_EDGE",
     "MANIFEST_JSONL",
     "RECORDS_DIR",
     "REQUIRED_FIELDS",
@@ -49,12 +55,10 @@ __all__ = [
     "RenderSettings",
     "check_render",
     "count_records",
-    "declaration_from_dict",
     "default_declaration_path",
     "dump_record_lines",
     "load_declaration",
     "provenance",
-    "read_dataset_manifest",
     "read_manifest",
     "sha256_bytes",
     "sha256_file",
@@ -77,20 +81,29 @@ FORMATS: dict[str, tuple[str, int, str]] = {
 REQUIRED_FIELDS = (
     "path", "sha256", "bytes", "scene", "source", "source_sha256", "op", "level", "value", "unit", "split", "width", "height",
 )
-_SPLITS = ("train", "test")
 _HASH_CHUNK = 1 << 20
 
 
 # --------------------------------------------------------------------------- declaration
 
 
-@dataclass(frozen=True)
-class RenderSettings:
-    """How raws are decoded and images encoded."""
+#: Most levels an operator's schedule may declare (0 … N−1; NeurOp: 21): labels step by ≥ 0.001.
+MAX_LEVELS = 1001
+#: Largest long edge in pixels a render may ask for.
+MAX_LONG_EDGE = 65535
+FormatName = Literal[tuple(FORMATS)]  # type: ignore[valid-type]
 
-    half_size: bool = True  #: LibRaw half-size decode (2×2 Bayer binning, no demosaic)
-    long_edge: int | None = 500  #: area-resize so the long edge is this many pixels (None: keep)
-    format: str = "png8"  #: one of :data:`FORMATS`
+
+@pydantic_dataclass(frozen=True, config=ConfigDict(extra="forbid"))
+class RenderSettings:
+    """How raws are decoded and images encoded (the declaration's ``render`` section; validated
+    on construction — every field strict — so a bad value never reaches a Dask worker)."""
+
+    half_size: Annotated[bool, Strict()] = Field(True, description="LibRaw half-size decode (2×2 Bayer binning, no demosaic)")
+    long_edge: Annotated[int, Strict(), Field(ge=1, le=MAX_LONG_EDGE)] | None = Field(
+        500, description="area-resize so the long edge is this many pixels (null: keep)"
+    )
+    format: FormatName = Field("png8", description="png8 | png16 (display sRGB) | tiff16 (linear ProPhoto)")
 
 
 @dataclass(frozen=True)
@@ -157,12 +170,86 @@ def default_declaration_path() -> Path:
     return bno.resource_path("data_manifest.yaml")
 
 
-def _strict(section: Mapping[str, Any] | None, allowed: Iterable[str], where: str) -> dict[str, Any]:
-    section = dict(section or {})
-    unknown = sorted(set(section) - set(allowed))
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {', '.join(unknown)} (allowed: {', '.join(sorted(allowed))})")
-    return section
+# ---- the declaration file's schema (strict keys and types; paths resolved afterwards)
+
+FiveKId = Annotated[int, Strict(), Field(ge=0, le=10**9)]
+
+
+def _id_range(value: tuple[int, int]) -> tuple[int, int]:
+    if value[0] > value[1]:
+        raise ValueError(f"empty id range [{value[0]}, {value[1]}]")
+    return value
+
+
+def _id_pattern(value: str) -> str:
+    try:
+        groups = re.compile(value).groups
+    except re.error as error:
+        raise ValueError(f"not a valid regex ({error})") from None
+    if groups < 1:
+        raise ValueError("needs a group: group 1 is the FiveK id digits")
+    return value
+
+
+IdRange = Annotated[tuple[FiveKId, FiveKId], Strict(False), AfterValidator(_id_range)]
+
+
+class SourceSection(Schema):
+    """``source``: where the raws are and how their names carry the FiveK id."""
+
+    name: Annotated[str, Strict()] = Field("MIT-Adobe FiveK", description="name of the source dataset")
+    raws: Annotated[str, Strict()] = Field("samples/raws", description="folder of camera raws, searched recursively (relative to the file)")
+    id_pattern: Annotated[str, Strict(), AfterValidator(_id_pattern)] = Field(
+        FIVEK_ID_PATTERN, description="regex whose group 1 is the FiveK id digits"
+    )
+    expected_files: Annotated[int, Strict(), Field(ge=0, le=10**9)] | None = Field(
+        None, description="how many raws the full source has (FiveK: 5000); informational"
+    )
+
+
+class SplitSection(Schema):
+    """``split``: FiveK id ranges, or a list of test names."""
+
+    train_ids: IdRange = Field((1, 4500), description="inclusive FiveK id range of the training split")
+    test_ids: IdRange = Field((4501, 5000), description="inclusive FiveK id range of the test split")
+    test_list: Annotated[str, Strict()] | None = Field(None, description="file of test ids / scene names (relative to the file)")
+    unmatched: Literal["train", "test", "skip"] = Field("train", description="split of names without a FiveK id")
+
+
+class OperatorEntry(Schema):
+    """``operators.<name>``: what the registry says, restated (checked), and the level count."""
+
+    code: Annotated[str, Strict()] | None = Field(None, description="the registry's code (checked)")
+    unit: Annotated[str, Strict()] | None = Field(None, description="the registry's slider unit (checked)")
+    slider_range: Annotated[tuple[Real, Real], Strict(False)] | None = Field(None, description="the registry's range (checked)")
+    levels: Annotated[int, Strict(), Field(ge=2, le=MAX_LEVELS)] | None = Field(
+        None, description="levels 0 … N−1 of the schedule (default: the registry's)"
+    )
+
+
+class PairsSection(Schema):
+    """``pairs``: defaults of ``bno-synth pairs``."""
+
+    targets: Annotated[str, Strict()] | None = Field(None, description="folder of expert targets (relative to the file)")
+    output: Annotated[str, Strict()] = Field("data/pairs", description="output folder (relative to the working directory)")
+
+
+class DeclarationFile(Schema):
+    """The top-level ``data_manifest.yaml`` as written (before paths resolve)."""
+
+    # Lax at this level only so that a mapping may become the RenderSettings dataclass (strict
+    # dataclass validation wants an instance); every field here is strict by its own type.
+    model_config = ConfigDict(strict=False)
+
+    version: Literal[DECLARATION_VERSION] = Field(DECLARATION_VERSION, description="declaration format version")  # type: ignore[valid-type]
+    source: SourceSection = SourceSection()
+    output: Annotated[str, Strict()] = Field("data/init", description="default output folder of bno-synth generate")
+    render: RenderSettings = RenderSettings()
+    split: SplitSection = SplitSection()
+    operators: dict[Annotated[str, Strict()], OperatorEntry] = Field(
+        default_factory=dict, description="operator name → entry (empty: every registered operator)"
+    )
+    pairs: PairsSection = PairsSection()
 
 
 def _resolve(base: Path, value: str | None) -> str | None:
@@ -172,111 +259,74 @@ def _resolve(base: Path, value: str | None) -> str | None:
     return str(path if path.is_absolute() else (base / path))
 
 
-def _id_range(value: Any, where: str) -> tuple[int, int]:
-    low, high = (int(v) for v in value)
-    if low > high:
-        raise ValueError(f"{where}: empty id range [{low}, {high}]")
-    return low, high
+def _operator_spec(name: str, entry: OperatorEntry, where: str) -> OperatorSpec:
+    """The declared operator, checked against the :data:`bno.synth.ops.OPERATORS` registry."""
+    try:
+        op = get_operator(name)
+    except KeyError as error:
+        raise ValueError(f"{where}: operators.{name}: {error.args[0] if error.args else 'unknown operator'}") from None
+    registry_range = tuple(float(v) for v in op.slider_range)
+    declared_range = registry_range if entry.slider_range is None else tuple(entry.slider_range)
+    if declared_range != registry_range:
+        raise ValueError(f"{where}: operators.{name}.slider_range {list(declared_range)} differs from the registry's {list(op.slider_range)}")
+    if (entry.code or op.code) != op.code or (entry.unit or op.unit) != op.unit:
+        raise ValueError(f"{where}: operators.{name}: code/unit must be {op.code}/{op.unit}")
+    return OperatorSpec(op.name, op.code, op.unit, declared_range, entry.levels or op.default_levels)
+
+
+def _read_yaml(path: Path) -> Any:
+    with open(path, encoding="utf-8") as handle:
+        try:
+            return yaml.safe_load(handle) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
 
 
 def load_declaration(path: os.PathLike | str | None = None) -> Declaration:
     """Read and validate a declaration; ``source.raws``, ``split.test_list`` and ``pairs.targets``
     resolve relative to the file's folder, ``output`` relative to the working directory.
 
-    Raises ``ValueError`` (one line) for unknown keys, bad values, or operator ranges
-    that disagree with the :data:`bno.synth.ops.OPERATORS` registry; ``OSError`` if unreadable.
+    Raises ``ValueError`` (one line: ``<file>: <key path>: <reason>``) for unknown keys, values
+    of the wrong type or out of bounds (e.g. ``levels`` above :data:`MAX_LEVELS`), or operator
+    ranges that disagree with the :data:`bno.synth.ops.OPERATORS` registry; ``OSError`` if unreadable.
     """
     path = Path(path) if path is not None else default_declaration_path()
-    with open(path, encoding="utf-8") as handle:
-        try:
-            data = yaml.safe_load(handle) or {}
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
     where = str(path)
-    data = _strict(data, ("version", "source", "output", "render", "split", "operators", "pairs"), where)
-    if int(data.get("version", DECLARATION_VERSION)) != DECLARATION_VERSION:
-        raise ValueError(f"{where}: unsupported declaration version {data.get('version')}")
-    base = path.resolve().parent
-    source = _strict(data.get("source"), ("name", "raws", "id_pattern", "expected_files"), f"{where}: source")
-    render = _strict(data.get("render"), ("half_size", "long_edge", "format"), f"{where}: render")
-    split = _strict(data.get("split"), ("train_ids", "test_ids", "test_list", "unmatched"), f"{where}: split")
-    pairs = _strict(data.get("pairs"), ("targets", "output"), f"{where}: pairs")
-    settings = RenderSettings(
-        half_size=bool(render.get("half_size", True)),
-        long_edge=None if render.get("long_edge", 500) is None else int(render.get("long_edge", 500)),
-        format=str(render.get("format", "png8")),
-    )
-    check_render(settings, where)
-    rule = SplitRule(
-        train_ids=_id_range(split.get("train_ids", (1, 4500)), f"{where}: split.train_ids"),
-        test_ids=_id_range(split.get("test_ids", (4501, 5000)), f"{where}: split.test_ids"),
-        test_list=_resolve(base, split.get("test_list")),
-        unmatched=str(split.get("unmatched", "train")),
-    )
-    if rule.unmatched not in (*_SPLITS, "skip"):
-        raise ValueError(f"{where}: split.unmatched must be train, test or skip, got {rule.unmatched!r}")
-    specs = []
-    for name, entry in (data.get("operators") or {}).items():
-        entry = _strict(entry, ("code", "unit", "slider_range", "levels"), f"{where}: operators.{name}")
-        op = get_operator(str(name))
-        declared_range = tuple(float(v) for v in entry.get("slider_range", op.slider_range))
-        if declared_range != tuple(float(v) for v in op.slider_range):
-            raise ValueError(f"{where}: operators.{name}.slider_range {list(declared_range)} differs from the registry's {list(op.slider_range)}")
-        if entry.get("code", op.code) != op.code or entry.get("unit", op.unit) != op.unit:
-            raise ValueError(f"{where}: operators.{name}: code/unit must be {op.code}/{op.unit}")
-        levels = int(entry.get("levels", op.default_levels))
-        if levels < 2:
-            raise ValueError(f"{where}: operators.{name}.levels must be >= 2, got {levels}")
-        specs.append(OperatorSpec(op.name, op.code, op.unit, declared_range, levels))
+    data = _read_yaml(path)
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: a declaration is a mapping of keys (see data_manifest.yaml)")
+    try:
+        document = DeclarationFile.model_validate(data)
+    except ValidationError as error:
+        key, reason = first_problem(error, DeclarationFile)
+        raise ValueError(f"{where}: {key}: {reason}" if key else f"{where}: {reason}") from None
+    specs = [_operator_spec(str(name), entry, where) for name, entry in document.operators.items()]
     if not specs:
         specs = [OperatorSpec(op.name, op.code, op.unit, tuple(map(float, op.slider_range)), op.default_levels) for op in OPERATORS.values()]
-    pattern = str(source.get("id_pattern", FIVEK_ID_PATTERN))
-    try:
-        re.compile(pattern)
-    except re.error as error:
-        raise ValueError(f"{where}: source.id_pattern is not a valid regex ({error})") from None
-    expected = source.get("expected_files")
+    base = path.resolve().parent
+    source, split = document.source, document.split
     return Declaration(
-        raws=_resolve(base, source.get("raws", "samples/raws")),
-        id_pattern=pattern,
-        expected_files=None if expected is None else int(expected),
-        output=str(data.get("output", "data/init")),
-        render=settings,
-        split=rule,
+        raws=_resolve(base, source.raws),
+        id_pattern=source.id_pattern,
+        expected_files=source.expected_files,
+        output=document.output,
+        render=document.render,
+        split=SplitRule(split.train_ids, split.test_ids, _resolve(base, split.test_list), split.unmatched),
         operators=tuple(specs),
-        source_name=str(source.get("name", "MIT-Adobe FiveK")),
-        pairs_targets=_resolve(base, pairs.get("targets")),
-        pairs_output=str(pairs.get("output", "data/pairs")),
+        source_name=source.name,
+        pairs_targets=_resolve(base, document.pairs.targets),
+        pairs_output=document.pairs.output,
         path=str(path),
     )
 
 
 def check_render(settings: RenderSettings, where: str = "render") -> None:
-    """Raise ``ValueError`` for an unknown format or a non-positive long edge."""
-    if settings.format not in FORMATS:
-        raise ValueError(f"{where}: format must be one of {', '.join(FORMATS)}, got {settings.format!r}")
-    if settings.long_edge is not None and settings.long_edge < 1:
-        raise ValueError(f"{where}: long_edge must be positive, got {settings.long_edge}")
-
-
-def declaration_from_dict(data: Mapping[str, Any]) -> Declaration:
-    """Rebuild a :class:`Declaration` from :meth:`Declaration.to_dict` output (no path resolution)."""
-    split = data["split"]
-    return Declaration(
-        raws=data["source"]["raws"],
-        id_pattern=data["source"]["id_pattern"],
-        expected_files=data["source"].get("expected_files"),
-        output=data.get("output", "data/init"),
-        render=RenderSettings(**data["render"]),
-        split=SplitRule(tuple(split["train_ids"]), tuple(split["test_ids"]), split.get("test_list"), split.get("unmatched", "train")),
-        operators=tuple(
-            OperatorSpec(name, spec["code"], spec["unit"], tuple(spec["slider_range"]), int(spec["levels"]))
-            for name, spec in (data.get("operators") or {}).items()
-        ),
-        source_name=data["source"].get("name", "MIT-Adobe FiveK"),
-        pairs_targets=(data.get("pairs") or {}).get("targets"),
-        pairs_output=(data.get("pairs") or {}).get("output", "data/pairs"),
-    )
+    """Raise a one-line ``ValueError`` naming ``where`` and the key for settings out of bounds."""
+    try:
+        RenderSettings(**asdict(settings))
+    except ValidationError as error:
+        key, reason = first_problem(error, DeclarationFile)
+        raise ValueError(f"{where}: {key}: {reason}") from None
 
 
 # --------------------------------------------------------------------------- hashing, records
@@ -393,20 +443,13 @@ def write_dataset_manifest(
     return digest
 
 
-def read_dataset_manifest(out: os.PathLike | str) -> dict[str, Any]:
-    """The parsed ``<out>/data_manifest.yaml`` (``OSError``/``ValueError`` if missing or invalid)."""
-    path = Path(out) / DATASET_MANIFEST
-    with open(path, encoding="utf-8") as handle:
-        try:
-            data = yaml.safe_load(handle)
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path}: not valid YAML ({error.__class__.__name__})") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{path}: not a mapping")
-    return data
-
-
 def with_overrides(declaration: Declaration, **render: Any) -> Declaration:
     """A copy of ``declaration`` with render settings replaced (``None`` values keep the declared one)."""
     changes = {key: value for key, value in render.items() if value is not None}
-    return replace(declaration, render=replace(declaration.render, **changes)) if changes else declaration
+    if not changes:
+        return declaration
+    try:
+        return replace(declaration, render=replace(declaration.render, **changes))
+    except ValidationError as error:
+        key, reason = first_problem(error, DeclarationFile)
+        raise ValueError(f"render: {key}: {reason}") from None
