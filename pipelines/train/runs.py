@@ -37,7 +37,7 @@ from typing import Any
 import torch
 import yaml
 
-from bno.model import CheckpointError, SequentialRetoucher, load_checkpoint, save_checkpoint
+from bno.model import CheckpointError, SequentialRetoucher, save_checkpoint
 from bno.model.checkpoint import COMPLETE, WEIGHTS_NAME, checkpoint_dir
 
 from bno.pipelines.data.provenance import code_version
@@ -247,12 +247,6 @@ class RunDir:
         if last is None or not (last / TRAINER_STATE).is_file():
             raise FileNotFoundError(f"{self.path}: no complete 'last' checkpoint to resume from")
         return last, _read_trainer_state(last / TRAINER_STATE, last / WEIGHTS_NAME)
-
-    def load_model(self, name: str = "best") -> SequentialRetoucher:
-        found = checkpoint_dir(self.ckpt_root / name)
-        if found is None:
-            raise FileNotFoundError(f"{self.path}: no complete {name!r} checkpoint")
-        return load_checkpoint(found)
 
 
 def _first_line(error: BaseException) -> str:
