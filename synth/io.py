@@ -18,6 +18,7 @@ sRGB by default (PNG ``iCCP`` chunk and JPEG ``APP2`` segment written by OpenCV,
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import tempfile
@@ -198,8 +199,12 @@ TEMP_SUFFIX = ".bno-tmp"
 _TEMP_NAME_CHARS = 32
 
 
-def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
+def atomic_write_bytes(path: os.PathLike | str, data: bytes, *, exclusive: bool = False) -> None:
     """Write ``data`` to ``path`` via a temporary file in the same folder and a rename.
+
+    ``exclusive``: create ``path`` only if it does not exist (``FileExistsError`` otherwise), by
+    hard-linking the finished temp file to it; where the file system has no hard links, an
+    existence check and a rename instead (no longer atomic against another writer).
 
     The temporary file is named ``.<start of name>.<random>`` + :data:`TEMP_SUFFIX`, at most
     ``_TEMP_NAME_CHARS`` characters of the target's name, so that any target name the file
@@ -213,10 +218,29 @@ def atomic_write_bytes(path: os.PathLike | str, data: bytes) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
         os.chmod(temp_name, _FILE_MODE)
-        os.replace(temp_name, path)
+        if exclusive:
+            _link_new(temp_name, path)
+        else:
+            os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)
         raise
+
+
+def _link_new(temp_name: str, path: Path) -> None:
+    """Publish ``temp_name`` as ``path`` without replacing an existing file, then drop the temp name."""
+    try:
+        os.link(temp_name, path)
+    except FileExistsError:
+        raise
+    except OSError as error:  # no hard links here (FAT, some network file systems)
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV, errno.EMLINK):
+            raise
+        if os.path.lexists(path):
+            raise FileExistsError(errno.EEXIST, "file exists", str(path)) from None
+        os.replace(temp_name, path)
+        return
+    os.unlink(temp_name)
 
 
 def write_image(

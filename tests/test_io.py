@@ -224,3 +224,13 @@ def test_longest_names_can_be_written(tmp_path, length):
     write_image(target, np.zeros((2, 2, 3), np.float32))
     assert read_image(target).pixels.shape == (2, 2, 3)
     assert sorted(p.name for p in tmp_path.iterdir()) == [target.name]
+
+
+def test_exclusive_write_never_replaces(tmp_path):
+    target = tmp_path / "mine.png"
+    target.write_bytes(b"the user's")
+    with pytest.raises(FileExistsError):
+        atomic_write_bytes(target, b"new", exclusive=True)
+    assert target.read_bytes() == b"the user's" and sorted(p.name for p in tmp_path.iterdir()) == ["mine.png"]
+    atomic_write_bytes(tmp_path / "new.png", b"new", exclusive=True)
+    assert (tmp_path / "new.png").read_bytes() == b"new" and len(list(tmp_path.iterdir())) == 2

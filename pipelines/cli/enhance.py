@@ -1,8 +1,11 @@
 """``bno-enhance``: run a trained BNO (or NeurOp) checkpoint on photos of any size.
 
 The work is :func:`bno.pipelines.edit.enhance.enhance_file`; ``--set`` overrides or nudges
-strengths; ``--xmp`` writes a Camera Raw sidecar ``<name>.xmp``. An unreadable input gets a
-one-line error; the others still run; the exit status is then 1.
+strengths; ``--xmp`` writes a Camera Raw sidecar ``<name>.xmp``; ``--format``/``--quality``
+choose the image type. Outputs never replace an input or an existing file (a free name such
+as ``photo.bno.jpg`` is used, and the output line says so). A photo that cannot be enhanced
+gets one line naming it; the others still run; the exit status is then 1. Usage errors
+(bad options, a bad checkpoint, an output folder that cannot be made) exit 2 before any work.
 """
 
 from __future__ import annotations
@@ -14,14 +17,27 @@ import click
 import torch
 
 from bno.model import CheckpointError, checkpoint_provenance, load_checkpoint, resolve_checkpoint
-from bno.synth.io import ImageReadError
+from bno.synth.io import JPEG_QUALITY, ImageReadError
 from bno.synth.raw import RawDecodeError
 
 from bno.pipelines.cli.common import UserError, report_errors
-from bno.pipelines.edit.enhance import enhance_file
-from bno.pipelines.edit.sliders import parse_overrides, resolve_overrides
+from bno.pipelines.edit.enhance import (
+    OUTPUT_FORMATS,
+    EnhanceError,
+    OutputPlanner,
+    OutputSettings,
+    check_overrides,
+    describe_strengths,
+    enhance_file,
+)
+from bno.pipelines.edit.sliders import parse_overrides
 
 __all__ = ["main"]
+
+_NAMING_HELP = (
+    "Outputs never replace an input or an existing file: when <name>.<ext>, <name>.json or <name>.xmp is taken, "
+    "the photo's outputs are named <name>.bno.<ext>, then <name>.bno-2.<ext> …, and the output line says why."
+)
 
 
 def _check_writable(out_dir: Path) -> None:
@@ -33,7 +49,14 @@ def _check_writable(out_dir: Path) -> None:
         raise UserError(f"{out_dir}: output folder is not writable")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+def _settings(ctx: click.Context, image_format: str, quality: int, xmp: bool) -> OutputSettings:
+    explicit = ctx.get_parameter_source("quality") == click.core.ParameterSource.COMMANDLINE
+    if explicit and image_format in ("png", "tiff"):
+        raise UserError(f"--quality applies to JPEG outputs only, not --format {image_format}")
+    return OutputSettings(image_format, quality, xmp)
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_NAMING_HELP)
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
               help="Checkpoint directory (config.json + model.safetensors), a training run directory (its best "
@@ -41,21 +64,27 @@ def _check_writable(out_dir: Path) -> None:
 @click.option("--model", "kind", type=click.Choice(["bno", "neurop"]), default=None,
               help="Expected model kind; an error if the checkpoint holds the other one.")
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output directory.")
+              help="Output directory (may hold the inputs: nothing there is replaced).")
+@click.option("--format", "image_format", type=click.Choice(OUTPUT_FORMATS), default="same", show_default=True,
+              help="Image type: same as the input (raws: 16-bit TIFF), png or tiff (lossless, the input's bit depth) "
+                   "or jpeg (8-bit). All carry an sRGB ICC profile.")
+@click.option("--quality", type=click.IntRange(0, 100), default=JPEG_QUALITY, show_default=True,
+              help="JPEG quality (JPEG outputs only).")
 @click.option("--set", "set_text", default="", metavar="NAME=VALUE,…",
               help="Override (=) or nudge (+=, -=) strengths: slider units (EV, slider, K for white-balance) or a "
                    "strength with a trailing v, e.g. 'exposure=+0.3,vibrance=0,white-balance+=300,blacks=0.1v'.")
-@click.option("--xmp", is_flag=True, help="Also write <name>.xmp: Camera Raw settings for Lightroom / darktable.")
+@click.option("--xmp", is_flag=True, help="Also write <name>.xmp: Camera Raw settings for Lightroom / darktable "
+                                          "(needs a checkpoint with a slider mapping).")
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
 @click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
 @click.pass_context
 @report_errors
 def main(ctx: click.Context, inputs: tuple[Path, ...], checkpoint: Path, kind: str | None, out_dir: Path,
-         set_text: str, xmp: bool, device: str, debug: bool) -> None:
+         image_format: str, quality: int, set_text: str, xmp: bool, device: str, debug: bool) -> None:
     """Enhance INPUT images (PNG/TIFF/JPEG/raw) with a trained checkpoint."""
     ctx.obj = {"debug": debug}
+    settings = _settings(ctx, image_format, quality, xmp)
     overrides = parse_overrides(set_text)
-    _check_writable(out_dir)
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     try:
@@ -66,20 +95,28 @@ def main(ctx: click.Context, inputs: tuple[Path, ...], checkpoint: Path, kind: s
         raise UserError(str(exc)) from None
     if kind is not None and model.kind != kind:
         raise UserError(f"{checkpoint}: holds a {model.kind!r} model, not {kind!r}")
-    if overrides:  # names and reachability checked before any work
-        resolve_overrides(overrides, {code: 0.0 for code in model.order}, model.config.sliders, None)
+    check_overrides(overrides, model.order, model.config.sliders)
+    _check_writable(out_dir)
+    if xmp and not model.config.sliders:
+        click.echo(f"note: no .xmp sidecars: {checkpoint} maps no strength to a Lightroom slider "
+                   "(official NeurOp weights carry none), so there are no Camera Raw settings to write", err=True)
     # Slider read-outs are exact for stage-1 operators, approximate once stage 2 has trained them.
     approximate = str(provenance.get("stage", "")) != "stage1" and bool(provenance.get("operators_trained", True))
+    planner = OutputPlanner(out_dir, inputs)
     failures = 0
     for item in inputs:
         try:
-            record = enhance_file(model, item, out_dir, device, overrides, xmp, approximate)
-        except (ImageReadError, RawDecodeError) as exc:
+            record = enhance_file(model, item, planner, device, overrides, settings, approximate)
+        except (EnhanceError, ImageReadError, RawDecodeError) as exc:
+            if debug:
+                raise
             failures += 1
             click.echo(f"error: {str(exc).splitlines()[0]}", err=True)
             continue
-        click.echo(f"{item} -> {record['output']}  {record['edits'] or record['strengths']}")
+        renamed = f" ({record['renamed']})" if record["renamed"] else ""
+        click.echo(f"{item} -> {record['output']}{renamed}  {record['edits'] or describe_strengths(record['strengths'])}")
     if failures:
+        click.echo(f"{failures} of {len(inputs)} photos failed", err=True)
         raise SystemExit(1)
 
 

@@ -38,6 +38,7 @@ __all__ = [
     "SliderChange",
     "StrengthOverride",
     "camera_raw_settings",
+    "check_temperature",
     "describe_changes",
     "parse_overrides",
     "resolve_overrides",
@@ -136,6 +137,19 @@ def parse_overrides(text: str) -> list[StrengthOverride]:
     return overrides
 
 
+def _strength_shown(v: float) -> str:
+    """A strength outside [-1, 1] with 3 significant digits, or 12 where 3 would round it into the range."""
+    text = f"{v:+.3g}"
+    return text if abs(float(text)) > 1.0 else f"{v:+.12g}"
+
+
+def check_temperature(kelvin: float) -> None:
+    """Refuse a ``--set`` Temperature outside the White balance slider's range (``TEMPERATURE_RANGE``, K)."""
+    low, high = TEMPERATURE_RANGE
+    if not low <= kelvin <= high:  # NaN fails too
+        raise ValueError(f"--set {get_operator('WB').name}: Temperature {kelvin:.12g} K is outside [{low:g}, {high:g}] K")
+
+
 def resolve_overrides(
     overrides: list[StrengthOverride],
     predicted: Mapping[str, float],
@@ -164,8 +178,7 @@ def resolve_overrides(
                 reference = as_shot or D65_WHITE
                 current_temperature = warmer_temperature(reference, current_change)
                 target = item.value if item.mode == "set" else current_temperature + item.value
-                if target <= 0:
-                    raise ValueError(f"--set: Temperature {target:g} K is not a temperature")
+                check_temperature(target)
                 change = float(mired(reference.temperature) - mired(target))
             else:
                 change = item.value if item.mode == "set" else current_change + item.value
@@ -175,7 +188,7 @@ def resolve_overrides(
             low, high = sliders.get(item.code, (-1.0, 1.0))
             unit = op.change_unit
             raise ValueError(
-                f"--set {op.name}: strength {v:+.3g} is outside [-1, 1] (slider change [{low:+g}, {high:+g}] {unit})"
+                f"--set {op.name}: strength {_strength_shown(v)} is outside [-1, 1] (slider change [{low:+g}, {high:+g}] {unit})"
             )
         strengths[item.code] = max(-1.0, min(1.0, v))
     return strengths
