@@ -22,6 +22,7 @@ from tabulate import tabulate
 
 from bno.pipelines.cli.common import UserError, report_errors
 from bno.pipelines.cli.config import config_command
+from bno.pipelines.cli.compare import compare
 
 __all__ = ["main"]
 
@@ -195,6 +196,7 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
 
 
 main.add_command(config_command)  # bno-train config [stage1|stage2]: every recipe key
+main.add_command(compare)  # bno-train compare EVAL_A EVAL_B: paired bootstrap of two evaluations
 
 if __name__ == "__main__":
     main()
