@@ -689,7 +689,8 @@ def _write_documents(out: Path, records: list[dict[str, Any]], seed: int) -> Non
         atomic_write_bytes(out / "splits" / f"{split}.txt", ("".join(f"{i}\n" for i in ids)).encode())
     header = ("# The photo benchmark's declaration, written by `bno-synth photoset`: raws under raw_photos/ (FiveK layout),\n"
               "# targets under expert/, test photos listed in splits/test.txt (validation photos are in the train split and\n"
-              "# are held out of stage 2 by stage2-validation.yaml). Relative paths are relative to this file.\n")
+              "# are held out of stage 2 by stage2-validation.yaml); the test list overrides the id ranges. Relative paths\n"
+              "# are relative to this file; output and pairs.output are absolute (inside this folder).\n")
     body = yaml.safe_dump(_declaration(out, records), sort_keys=False, allow_unicode=True, width=1000)
     atomic_write_bytes(out / "data_manifest.yaml", (header + body).encode("utf-8"))
     recipe = {"base": str(bno.resource_path("configs/quick.yaml")), "stage2": {"val_from_train": 0, "val_ids": names["validation"]}}
