@@ -1,6 +1,7 @@
-"""Strict pydantic schemas for the job-level documents (training recipes, dataset declarations).
+"""The one typed-configuration base of ``bno``: strict pydantic schemas for every document a user
+writes or a tool stores — training recipes, dataset declarations, model configs (``config.json``).
 
-Every document a user writes is validated by one typed schema before any work starts:
+Every such document is validated by one typed schema before any work starts:
 unknown keys are errors, ``true``/``false`` are the only booleans, integers are whole
 numbers, floats are finite numbers (an int or a float — never a bool, a string, NaN or
 ±inf), and numbers carry their bounds. :func:`first_problem` turns a
@@ -12,13 +13,13 @@ schema itself, for ``bno-train config``.
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-__all__ = ["Real", "Schema", "SchemaRow", "first_problem", "schema_rows"]
+__all__ = ["Real", "Schema", "SchemaRow", "describe_error", "first_problem", "missing_keys", "schema_rows"]
 
 #: A finite number: an int or a float, never a bool, a string, NaN or ±inf.
 Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
@@ -83,6 +84,33 @@ def first_problem(error: ValidationError, root: type[BaseModel]) -> tuple[str, s
     if first["type"] == "value_error":  # raised by a validator: its own words, without "Value error, "
         return ".".join(map(str, loc)), str(first["ctx"]["error"])
     return ".".join(map(str, loc)), first["msg"].replace("a valid tuple", "a list")
+
+
+def describe_error(error: ValidationError, root: type[BaseModel], prefix: str = "") -> str:
+    """One line for the first problem: ``<prefix>.<key path>: <reason>`` (e.g. ``config.bilateral.grid_depth: …``)."""
+    path, reason = first_problem(error, root)
+    path = ".".join(part for part in (prefix, path) if part)
+    return f"{path}: {reason}" if path else reason
+
+
+def missing_keys(root: type[BaseModel], data: Any, prefix: str = "") -> list[str]:
+    """Key paths of ``root``'s fields (recursively through sections) absent from the plain ``data``.
+
+    A stored document (a checkpoint's ``config.json``) must spell out every field: a default
+    filled in silently could build a different network than the one whose weights are stored.
+    """
+    if not isinstance(data, Mapping):
+        return []
+    missing = []
+    for name, field in (_fields(root) or {}).items():
+        path = f"{prefix}.{name}" if prefix else name
+        if name not in data:
+            missing.append(path)
+            continue
+        section = _section_class(field.annotation)
+        if section is not None:
+            missing += missing_keys(section, data[name], path)
+    return missing
 
 
 # --------------------------------------------------------------------------- listing

@@ -28,7 +28,9 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from ._schema import ConfigModel, describe_error, missing_keys
+from bno.schema import describe_error, missing_keys
+
+from ._schema import ConfigModel
 from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
 
@@ -111,7 +113,7 @@ def model_config(kind: str, data: Mapping[str, Any] | ConfigModel | None = None,
     try:
         return config_cls.model_validate(dict(data or {}))
     except ValidationError as error:
-        raise ValueError(describe_error(error, "config")) from None
+        raise ValueError(describe_error(error, config_cls, "config")) from None
 
 
 def build_model(kind: str, config: Mapping[str, Any] | ConfigModel | None = None) -> SequentialRetoucher:
@@ -185,7 +187,7 @@ def _load_foreign_pth(path: Path) -> SequentialRetoucher:
     try:
         config = NeurOpConfig(operators=tuple(c for c in ("BC", "EX", "VB") if c in codes) or codes)
     except ValidationError as error:
-        raise CheckpointError(f"{path}: operators read from the tensor names: {describe_error(error)}") from None
+        raise CheckpointError(f"{path}: operators read from the tensor names: {describe_error(error, NeurOpConfig)}") from None
     model = NeurOp(config)
     _load_into(model, renamed, path)
     return model

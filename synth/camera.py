@@ -127,8 +127,10 @@ CAMERAS: dict[str, Camera] = {
 def illuminant_xyz(temperature: float, tint: float) -> np.ndarray:
     """XYZ ``(3,)``, Y = 1, of Adobe's Temperature (K) / Tint white (:mod:`bno.synth.temperature`).
 
-    >>> np.round(illuminant_xyz(6504.0, 0.0), 3).tolist()  # near D65 (on the locus, tint 0)
-    [0.951, 1.0, 1.09]
+    CIE D65 (6504 K, tint +9.8 in Adobe's coordinates) is XYZ (0.9505, 1, 1.0888):
+
+    >>> np.round(illuminant_xyz(6503.7, 9.77), 3).tolist()
+    [0.95, 1.0, 1.089]
     """
     return xy_to_XYZ(temperature_tint_to_xy(temperature, tint))
 

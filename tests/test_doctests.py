@@ -1,4 +1,4 @@
-"""The runnable examples in the docstrings of ``bno.synth`` and ``bno.model`` hold."""
+"""The runnable examples in the docstrings of ``bno.synth``, ``bno.model`` and ``bno.schema`` hold."""
 
 import doctest
 import importlib
@@ -7,12 +7,12 @@ import pkgutil
 import pytest
 
 import bno.model
+import bno.schema  # noqa: F401
 import bno.synth
 
 MODULES = sorted(
-    info.name
-    for package in (bno.synth, bno.model)
-    for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")
+    ["bno.schema"]
+    + [info.name for package in (bno.synth, bno.model) for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
 )
 
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bno.model import BNOConfig, NeurOpConfig, build_model
 from bno.pipelines.cli.train import main as train_main
-from bno.pipelines.schema import schema_rows
+from bno.schema import schema_rows
 from bno.pipelines.train.config import ConfigError, TrainConfig, config_to_dict, load_config
 from bno.pipelines.train.losses import LOSSES, combined_loss, ssim_loss, tv_loss
 

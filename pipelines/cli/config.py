@@ -37,7 +37,7 @@ def config_command(stage: str | None) -> None:
     With STAGE, only the keys that stage reads. Model keys are the model's own config
     (model.bno.* = BNOConfig, model.neurop.* = NeurOpConfig); their chain is model.operators.
     """
-    from bno.pipelines.schema import schema_rows
+    from bno.schema import schema_rows
     from bno.pipelines.train.config import ModelConfig, TrainConfig
 
     trainer_keys = {f"model.{kind}.{key}" for kind in ("bno", "neurop") for key in ModelConfig.TRAINER_KEYS}

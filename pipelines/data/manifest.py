@@ -36,7 +36,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 import bno
 from bno.pipelines.data.provenance import code_version, package_version
 from bno.pipelines.data.fivek import FIVEK_ID_PATTERN, SplitRule
-from bno.pipelines.schema import Real, Schema, first_problem
+from bno.schema import Real, Schema, first_problem
 from bno.synth.io import atomic_write_bytes
 from bno.synth.ops import OPERATORS, get_operator
 

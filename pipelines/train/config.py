@@ -35,7 +35,7 @@ from pydantic_core import PydanticCustomError
 
 from bno.model import BNOConfig, NeurOpConfig
 
-from bno.pipelines.schema import Real, Schema, first_problem
+from bno.schema import Real, Schema, first_problem
 from bno.pipelines.train.losses import LOSSES
 
 __all__ = [
