@@ -20,7 +20,7 @@ from typing import Any
 import click
 from tabulate import tabulate
 
-from bno.pipelines.cli.common import UserError, report_errors
+from bno.pipelines.cli.common import DEVICE, UserError, report_errors, root_options
 from bno.pipelines.cli.config import config_command
 from bno.pipelines.cli.compare import compare
 
@@ -31,11 +31,9 @@ SET_HELP = "Override a config value, e.g. --set stage1.lr=1e-3 (repeatable; ever
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
-def main(ctx: click.Context, debug: bool) -> None:
+@root_options
+def main() -> None:
     """Train and evaluate Bilateral Neural Operators (and the NeurOp baseline)."""
-    ctx.obj = {"debug": debug}
 
 
 def _config(config: str | None, model: str | None, overrides: tuple[str, ...], resume: str | None):
@@ -68,13 +66,13 @@ def _summary_stage2(summary: dict[str, Any]) -> str:
     return f"validation ({where}): PSNR {r['psnr']:.2f} dB, SSIM {r['ssim']:.4f} on {r['images']} images"
 
 
-def _run(stage: str, *, data, out, config, model, overrides, resume, ops=None, init=None, skip_audit=False, stop_after=None):
+def _run(stage: str, *, data, out, config, model, overrides, device, resume, ops=None, init=None, skip_audit=False, stop_after=None):
     from bno.pipelines.train import run_stage
     from bno.pipelines.train.distributed import from_env, shutdown
 
     if not resume and (data is None or out is None):
         raise UserError("--data and --out are required (or --resume RUN_DIR)")
-    cfg = _config(config, model, overrides, resume)
+    cfg = _config(config, model, (*overrides, *([f"device={device}"] if device else [])), resume)
     ctx = from_env()
     started = time.perf_counter()
     try:
@@ -109,6 +107,7 @@ _common = [
     click.option("--config", "config", type=click.Path(exists=True, dir_okay=False), help=CONFIG_HELP),
     click.option("--model", type=click.Choice(["bno", "neurop"]), default=None, help="Model kind (overrides model.kind)."),
     click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help=SET_HELP),
+    click.option("--device", type=DEVICE, default=None, help="Where to train: auto, cpu, cuda or cuda:N (overrides the recipe's device)."),
     click.option("--resume", type=click.Path(exists=True, file_okay=False), help="Continue the run in this directory from its last checkpoint."),
     click.option("--skip-audit", is_flag=True, help="Do not run `bno-synth audit` on the dataset first (not recommended)."),
     click.option("--stop-after-steps", "stop_after", type=int, default=None, hidden=True, help="End after N steps (tests)."),
@@ -127,12 +126,12 @@ def _with_common(function):
 @click.option("--op", "ops", multiple=True, help="Train only this operator (code or name; repeatable). Default: all of model.operators.")
 @_with_common
 @report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
-def stage1(data, out, ops, config, model, overrides, resume, skip_audit, stop_after) -> None:
+def stage1(data, out, ops, config, model, overrides, device, resume, skip_audit, stop_after) -> None:
     """Teach each operator its slider on (A, B) pairs of an operator dataset.
 
     Every recipe key, its type, default and meaning: bno-train config stage1
     """
-    _run("stage1", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, ops=ops, skip_audit=skip_audit, stop_after=stop_after)
+    _run("stage1", data=data, out=out, config=config, model=model, overrides=overrides, device=device, resume=resume, ops=ops, skip_audit=skip_audit, stop_after=stop_after)
 
 
 @main.command()
@@ -141,14 +140,14 @@ def stage1(data, out, ops, config, model, overrides, resume, skip_audit, stop_af
 @click.option("--out", type=click.Path(file_okay=False), help="New run directory.")
 @_with_common
 @report_errors(also=(RuntimeError,))  # TrainingError (NaN loss, OOM, bad data) is a RuntimeError
-def stage2(data, init, out, config, model, overrides, resume, skip_audit, stop_after) -> None:
+def stage2(data, init, out, config, model, overrides, device, resume, skip_audit, stop_after) -> None:
     """Train the whole chain and the strength predictor on expert pairs.
 
     Every recipe key, its type, default and meaning: bno-train config stage2
     """
     if init is None and not resume:
         click.echo("notice: no --init: the operators start untrained (stage 1 skipped)", err=True)
-    _run("stage2", data=data, out=out, config=config, model=model, overrides=overrides, resume=resume, init=init, skip_audit=skip_audit, stop_after=stop_after)
+    _run("stage2", data=data, out=out, config=config, model=model, overrides=overrides, device=device, resume=resume, init=init, skip_audit=skip_audit, stop_after=stop_after)
 
 
 @main.command(name="evaluate")
@@ -158,7 +157,7 @@ def stage2(data, init, out, config, model, overrides, resume, skip_audit, stop_a
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Folder for per_image.csv, summary.json, strips/ [default: <run>/eval/<data>-<split>, + '-fitted' with --fit-strengths].")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", show_default=True, help="Which split to score.")
 @click.option("--strips", type=int, default=2, show_default=True, help="Comparison strips for this many best and worst images.")
-@click.option("--device", default="auto", show_default=True, help="auto | cpu | cuda | cuda:N.")
+@click.option("--device", type=DEVICE, default="auto", show_default=True, help="Where the model runs: auto (CUDA when present), cpu, cuda or cuda:N.")
 @click.option("--limit", type=int, default=0, show_default=True, help="Score only the first N pairs (0 = all).")
 @click.option("--no-lpips", is_flag=True, help="Skip LPIPS even when its weights are present.")
 @click.option("--fit-strengths", "fit", is_flag=True,
