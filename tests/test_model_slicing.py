@@ -74,9 +74,19 @@ def test_gradcheck_float64():
     assert torch.autograd.gradcheck(slice_and_apply, (grid, guides, image), eps=1e-6, atol=1e-5)
 
 
+def naive_slice_and_apply(grid: torch.Tensor, guide: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+    """Per-pixel reference: naive slicing, then out_i = Σ_j A[4i+j]·in_j + A[4i+3], written out."""
+    coeffs = naive_slice(grid, guide)
+    x = image.double()
+    return torch.stack([sum(coeffs[:, 4 * i + j] * x[:, j] for j in range(3)) + coeffs[:, 4 * i + 3] for i in range(3)], dim=1)
+
+
 def test_module_twin_and_shape_errors():
-    grid, guide, image = torch.randn(2, 12, 4, 3, 3), torch.rand(2, 7, 8), torch.rand(2, 3, 7, 8)
-    torch.testing.assert_close(SliceAndApply()(grid, guide, image), slice_and_apply(grid, guide, image))
+    g = torch.Generator().manual_seed(6)
+    grid, guide, image = torch.randn(2, 12, 4, 3, 3, generator=g), torch.rand(2, 7, 8, generator=g), torch.rand(2, 3, 7, 8, generator=g)
+    ref = naive_slice_and_apply(grid, guide, image)
+    torch.testing.assert_close(SliceAndApply()(grid, guide, image).double(), ref, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(slice_and_apply(grid, guide, image).double(), ref, atol=1e-5, rtol=1e-5)
     with pytest.raises(ValueError, match="grid"):
         slice_and_apply(torch.randn(2, 11, 4, 3, 3), guide, image)
     with pytest.raises(ValueError, match="coeffs"):
@@ -133,17 +143,43 @@ def test_per_channel_guide_starts_as_the_image():
     torch.testing.assert_close(GuideMap(16, per_channel=True)(image), image)
 
 
-def test_autocast_keeps_coordinates_fp32():
-    grid, guide, image = torch.randn(1, 12, 8, 4, 4), torch.rand(1, 9, 9), torch.rand(1, 3, 9, 9)
+@pytest.mark.parametrize("grid_dtype", [torch.float32, torch.bfloat16])
+def test_autocast_keeps_coordinates_fp32(grid_dtype):
+    """Under bf16 autocast, with a bf16 guide (and grid), the result is the float64 per-pixel
+    reference on those same bf16 values: coordinates are not rounded to bf16 (8-bit mantissa)."""
+    g = torch.Generator().manual_seed(7)
+    grid, guide, image = torch.randn(1, 12, 8, 4, 4, generator=g).to(grid_dtype), torch.rand(1, 9, 9, generator=g).bfloat16(), torch.rand(1, 3, 9, 9, generator=g)
     with torch.autocast("cpu", dtype=torch.bfloat16):
-        out = slice_and_apply(grid, guide.bfloat16(), image)
+        out = slice_and_apply(grid, guide, image)
     assert out.dtype == torch.float32
-    torch.testing.assert_close(out, slice_and_apply(grid, guide.bfloat16().float(), image))
+    ref = naive_slice_and_apply(grid.double(), guide.double(), image)
+    torch.testing.assert_close(out.double(), ref, atol=1e-5, rtol=1e-5)
 
 
-def test_deterministic_on_cpu():
-    grid, guide, image = torch.randn(1, 12, 8, 8, 8), torch.rand(1, 40, 50), torch.rand(1, 3, 40, 50)
-    assert torch.equal(slice_and_apply(grid, guide, image), slice_and_apply(grid, guide, image))
+def _with_threads(n: int, fn):
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return fn()
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_deterministic_on_cpu_whatever_the_thread_count():
+    """Slicing gives the same bytes with 1 and 2 CPU threads: the torch path and the fused OpenMP
+    kernel (rows split over threads). (The grid-predicting convolutions are torch's own business.)"""
+    g = torch.Generator().manual_seed(8)
+    grid, guide, image = torch.randn(2, 12, 8, 8, 8, generator=g), torch.rand(2, 97, 131, generator=g), torch.rand(2, 3, 97, 131, generator=g)
+    one, two = (_with_threads(n, lambda: slice_and_apply(grid, guide, image)) for n in (1, 2))
+    assert torch.equal(one, two)
+    if _fused_cpu.available():
+        op = _trained_like_operator()
+        params, points = op.guide.flat_parameters(), op.config.guide_points
+        one, two = (
+            _with_threads(n, lambda: _fused_cpu.fused_bilateral_apply(image, grid, params, points, torch.empty_like(image)))
+            for n in (1, 2)
+        )
+        assert torch.equal(one, two)
 
 
 @pytest.mark.cuda
