@@ -17,6 +17,7 @@ from bno.pipelines.train.data import (  # noqa: E402
     Stage1Pairs,
     Stage2Pairs,
     load_operator_data,
+    relight,
     stage1_eval_pairs,
 )
 
@@ -110,6 +111,30 @@ def test_stage2_crops_and_unreadable_file_is_named(tmp_path):
 
     with pytest.raises(ImageReadError, match=bad.name):
         Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())[(0, int(np.argmax(square.order(0) == 0)))]
+
+
+def test_relight_is_an_exposure_gain_and_a_white_balance_shift_in_linear_light():
+    colour = pytest.importorskip("colour")
+    srgb = np.random.default_rng(0).uniform(0.05, 0.6, (6, 7, 3)).astype(np.float32)
+    linear = colour.cctf_decoding(srgb.astype(np.float64), function="sRGB")  # an independent sRGB decoder
+    brighter = colour.cctf_decoding(relight(srgb, 1.0, 0.0).astype(np.float64), function="sRGB")
+    np.testing.assert_allclose(brighter, 2 * linear, rtol=2e-3, atol=2e-5)  # +1 EV doubles the light
+    np.testing.assert_allclose(relight(srgb, 0.0, 0.0), srgb, atol=2e-6)
+    grey = np.full((2, 2, 3), 0.4, np.float32)
+    warm, cool = relight(grey, 0.0, 40.0)[0, 0], relight(grey, 0.0, -40.0)[0, 0]
+    assert warm[0] > 0.4 > warm[2] and cool[2] > 0.4 > cool[0]  # warmer: more red, less blue
+
+
+def test_stage2_jitter_relights_the_input_only_and_is_repeatable(tmp_path):
+    data = load_paired_data(make_paired_dataset(tmp_path / "pairs"))
+    plain = Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore())
+    jittered = Stage2Pairs(data.train, crop=24, seed=1, store=ImageStore(), jitter=(0.5, 30.0))
+    for key in ((0, 0), (0, 1), (2, 3)):
+        (x0, y0), (x1, y1) = plain[key], jittered[key]
+        assert torch.equal(y0, y1) and not torch.equal(x0, x1)  # same crop and target, another light
+        assert torch.equal(jittered[key][0], x1)  # a pure function of the key
+    ratios = [float(jittered[(0, i)][0].mean() / plain[(0, i)][0].mean()) for i in range(8)]
+    assert min(ratios) < 1 < max(ratios)  # brighter and darker both occur
 
 
 # --------------------------------------------------------------------------- paths stay inside the dataset

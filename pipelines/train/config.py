@@ -209,6 +209,12 @@ class Stage2Config(StageConfig):
     zero_init_heads: bool = Field(
         False, description="start every strength head at 0 (the chain starts as stage 1's identity); NeurOp: random"
     )
+    jitter_exposure: Annotated[Real, Field(ge=0, le=3)] = Field(
+        0.0, description="shift each training input's exposure by a uniform ±this many EV (the target stays): the predictor learns to undo exposure errors"
+    )
+    jitter_temperature: Annotated[Real, Field(ge=0, le=300)] = Field(
+        0.0, description="shift each training input's white balance by a uniform ±this many mired (the target stays)"
+    )
     operator_lr_scale: NonNegative = Field(
         1.0, description="the operators' lr = lr × this (0 freezes stage 1's operators; the predictor always trains)"
     )

@@ -34,7 +34,11 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Sampler
 
-from bno.pipelines.data.paired import to_tensor
+from bno.synth.colour_spaces import prophoto_to_srgb, srgb_to_prophoto
+from bno.synth.ops import D65_WHITE, mired
+from bno.synth.ops.exposure import exposure
+from bno.synth.ops.white_balance import white_balance
+from bno.pipelines.data.paired import to_float, to_tensor
 from bno.pipelines.data.paths import DatasetRoot
 from bno.synth.io import read_image
 from bno.synth.ops import OPERATORS
@@ -321,7 +325,9 @@ class Stage2Pairs(Dataset):
     """Key ``(epoch, i)`` → ``(input (3,h,w), target (3,h,w))``, NeurOp-style augmented.
 
     ``crop == 0``: random crop of (h − 20 … h − 1) × (w − 20 … w − 1) (NeurOp; batch 1);
-    otherwise a square crop of ``min(crop, shortest side)``.
+    otherwise a square crop of ``min(crop, shortest side)``. ``jitter = (EV, mired)``: the input
+    alone is re-lit by a uniform random exposure and white-balance shift (:func:`relight`), so the
+    strength predictor sees more exposure and colour errors than the training photos hold.
     """
 
     def __init__(
@@ -332,12 +338,14 @@ class Stage2Pairs(Dataset):
         store: ImageStore,
         flips: bool = True,
         rot90: bool = True,
+        jitter: tuple[float, float] = (0.0, 0.0),
     ) -> None:
         if not items:
             raise ValueError("no training pairs")
         self.items, self.seed, self.store = items, seed, store
         self.flips, self.rot90 = flips, rot90
         self.crop = crop
+        self.jitter_ev, self.jitter_mired = (float(v) for v in jitter)
 
     def __len__(self) -> int:
         return 1 << 62
@@ -365,7 +373,25 @@ class Stage2Pairs(Dataset):
         top, left = _crop_box(rng, h, w, ch, cw)
         box = (slice(top, top + ch), slice(left, left + cw))
         x, y = _augment([x[box], y[box]], rng, self.flips, self.rot90)
+        if self.jitter_ev or self.jitter_mired:
+            ev, shift = rng.uniform(-1, 1, 2) * (self.jitter_ev, self.jitter_mired)
+            x = relight(to_float(x), float(ev), float(shift))
         return to_tensor(x), to_tensor(y)
+
+
+def relight(srgb: np.ndarray, ev: float, warmer_mired: float) -> np.ndarray:
+    """A display-sRGB image ``(H, W, 3)`` float in [0, 1] shot ``ev`` stops brighter and ``warmer_mired`` warmer.
+
+    Done in linear ProPhoto with the synthesis operators themselves (Exposure; Temperature relative
+    to the D65 white a rendered image is taken to have), then back to display sRGB, float32.
+    """
+    linear = srgb_to_prophoto(srgb)
+    if warmer_mired:
+        temperature = float(mired(float(mired(D65_WHITE.temperature)) - warmer_mired))
+        linear = white_balance(linear, temperature, None, D65_WHITE)
+    if ev:
+        linear = exposure(linear, ev)
+    return prophoto_to_srgb(linear)
 
 
 def steps_for_one_pass(count: int, batch: int) -> int:

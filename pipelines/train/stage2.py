@@ -114,14 +114,52 @@ def _score(records: list[dict[str, Any]]) -> float | None:
     return float(values[0]) if values else None
 
 
+def build_chain(config: TrainConfig, init: str | Path | None) -> tuple[SequentialRetoucher, dict[str, Any]]:
+    """The model stage 2 trains: built from the recipe, its operators (and slider mapping) from stage 1."""
+    torch.manual_seed(config.seed)
+    options = {**config.model.options, "operators": list(config.model.operators)}
+    model = build_model(config.model.kind, options)
+    init_info: dict[str, Any] = {"init": None}
+    if init is not None:
+        init_info = init_from_stage1(model, init)
+        if init_info["sliders"]:
+            sliders = {k: list(v) for k, v in init_info["sliders"].items() if k in model.order}
+            rebuilt = build_model(config.model.kind, {**options, "sliders": sliders})
+            rebuilt.load_state_dict(model.state_dict())
+            model = rebuilt
+    if config.stage2.zero_init_heads:
+        with torch.no_grad():
+            for head in model.predictor.heads.values():
+                head.weight.zero_()
+                head.bias.zero_()
+    return model, init_info
+
+
+def make_validation(val_items: list[tuple[str, Path, Path]], store: ImageStore, losses: dict[str, float], split: str):
+    """``evaluate(model, device)``: mean PSNR, SSIM (:mod:`bno.synth.metrics`) and loss over the validation pairs."""
+
+    def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
+        psnrs, ssims, values = [], [], []
+        for _, input_path, target_path in val_items:
+            x = to_tensor(store.get(input_path))[None].to(device)
+            y = to_tensor(store.get(target_path))[None].to(device)
+            out = model(x)[0].float()
+            values.append(float(combined_loss(out, y, losses)))
+            output, target = (image[0].permute(1, 2, 0).cpu().numpy() for image in (out, y))
+            psnrs.append(psnr(output, target))
+            ssims.append(ssim(output, target))
+        mean = lambda v: float(np.mean(v))  # noqa: E731
+        return [{"split": split, "psnr": mean(psnrs), "ssim": mean(ssims), "loss": mean(values), "images": len(val_items)}]
+
+    return evaluate
+
+
 def build_stage2(
     config: TrainConfig, data_root: str | Path, init: str | Path | None, check_audit: bool = True
 ) -> tuple[StageSpec, dict[str, Any]]:
     """Everything stage 2 needs: paired data, the model initialised from stage 1, the loop's spec."""
     root = Path(data_root)
     s2 = config.stage2
-    if s2.crop_size == 0 and s2.batch_size != 1:
-        raise ValueError("stage2.crop_size 0 (NeurOp crops h−20…h−1) needs stage2.batch_size 1 (images differ in size)")
     if check_audit and (root / "manifest.jsonl").is_file():
         from bno.pipelines.train.stage1 import audit_dataset
 
@@ -130,47 +168,16 @@ def build_stage2(
     train_items, val_items, val_name = split_validation(data.train, data.test, s2.val_from_train, config.seed, s2.val_ids)
     if not train_items:
         raise ValueError(f"{root}: no trainA/trainB pairs to train on")
-    torch.manual_seed(config.seed)
-    model = build_model(config.model.kind, {**config.model.options, "operators": list(config.model.operators)})
-    init_info: dict[str, Any] = {"init": None}
-    if init is not None:
-        init_info = init_from_stage1(model, init)
-        if init_info["sliders"]:
-            rebuilt = build_model(
-                config.model.kind,
-                {**config.model.options, "operators": list(config.model.operators), "sliders": {k: list(v) for k, v in init_info["sliders"].items() if k in model.order}},
-            )
-            rebuilt.load_state_dict(model.state_dict())
-            model = rebuilt
-    if s2.zero_init_heads:
-        with torch.no_grad():
-            for head in model.predictor.heads.values():
-                head.weight.zero_()
-                head.bias.zero_()
+    model, init_info = build_chain(config, init)
     store = ImageStore(cache=config.cache_images)
-    if s2.val_max_images:
-        val_items = val_items[: s2.val_max_images]
+    val_items = val_items[: s2.val_max_images] if s2.val_max_images else val_items
     crop = s2.crop_size
     if config.cache_images:
         store.preload([p for _, a, b in train_items + val_items for p in (a, b)])
         if crop:
             crop = min(crop, min(min(store.get(a).shape[:2]) for _, a, _ in train_items))
-    dataset = Stage2Pairs(train_items, crop, config.seed, store, s2.flips, s2.rot90)
+    dataset = Stage2Pairs(train_items, crop, config.seed, store, s2.flips, s2.rot90, (s2.jitter_exposure, s2.jitter_temperature))
     steps = s2.steps_per_epoch or steps_for_one_pass(len(train_items), s2.batch_size)
-
-    def evaluate(model: SequentialRetoucher, device: torch.device) -> list[dict[str, Any]]:
-        psnrs, losses, ssims = [], [], []
-        for _, input_path, target_path in val_items:
-            x = to_tensor(store.get(input_path))[None].to(device)
-            y = to_tensor(store.get(target_path))[None].to(device)
-            out, _ = model(x)
-            out = out.float()
-            losses.append(float(combined_loss(out, y, s2.losses)))
-            output, target = (image[0].permute(1, 2, 0).cpu().numpy() for image in (out, y))
-            psnrs.append(psnr(output, target))
-            ssims.append(ssim(output, target))
-        return [{"split": "test" if val_name == "test" else "val", "psnr": float(np.mean(psnrs)), "ssim": float(np.mean(ssims)), "loss": float(np.mean(losses)), "images": len(val_items)}]
-
     digest = dataset_fingerprint(root)
     spec = StageSpec(
         name="stage2",
@@ -181,7 +188,7 @@ def build_stage2(
         collate=None,
         steps_per_epoch=steps,
         images_per_item=1,
-        evaluate=evaluate,
+        evaluate=make_validation(val_items, store, s2.losses, "test" if val_name == "test" else "val"),
         score=_score,
         provenance={
             "dataset": str(root),
