@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
         if not paths:
             print("error: no raws found", file=sys.stderr)
             return 2
+        for stale in ("warmup", "ours", "tp"):  # a reused --work: complete scenes would be skipped, not timed
+            shutil.rmtree(work / stale, ignore_errors=True)
         render = RenderSettings(True, args.long_edge, "png8")
         settings = SceneSettings(tuple((op.code, args.levels) for op in OPERATORS.values()), render)
         outputs = len(OPERATORS) * args.levels
