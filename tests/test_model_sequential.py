@@ -57,6 +57,30 @@ def test_stage_interfaces_and_strength_override():
         model(image, strengths={"XX": 0.0})
 
 
+def test_strength_overrides_are_what_the_chain_applies():
+    """Forced strengths drive the operators in SPEC §5's order, BC → EX → WB → VB, with one clamp
+    at the end (checked against the stage-1 operators composed by hand); forcing the predicted
+    strengths changes nothing, and a float means that strength for every image."""
+    torch.manual_seed(4)
+    model = BilateralNeuralOperators(SMALL).eval()
+    image = torch.rand(2, 3, 30, 40) * 1.1 - 0.05
+    forced = {"BC": torch.tensor([0.8, -0.6]), "EX": torch.tensor([0.9, -0.9]), "WB": torch.tensor([-0.7, 0.5]), "VB": torch.tensor([0.6, -0.8])}
+    with torch.no_grad():
+        predicted_out, predicted = model(image)
+        chained = image
+        for code in ("BC", "EX", "WB", "VB"):
+            chained = model.operators[code](chained, forced[code])
+        out, used = model(image, strengths=forced)
+        assert (chained.clamp(0, 1) - predicted_out).abs().max() > 1e-3  # the forced edit is visible
+        torch.testing.assert_close(out, chained.clamp(0, 1), atol=1e-6, rtol=0)
+        assert all(torch.equal(used[code], forced[code]) for code in forced)
+        again, _ = model(image, strengths=predicted)
+        torch.testing.assert_close(again, predicted_out, atol=0, rtol=0)
+        scalar, _ = model(image, strengths={**forced, "WB": 0.5})
+        tensor, _ = model(image, strengths={**forced, "WB": torch.tensor([0.5, 0.5])})
+        torch.testing.assert_close(scalar, tensor, atol=0, rtol=0)
+
+
 def test_gradients_reach_every_parameter():
     torch.manual_seed(1)
     model = BilateralNeuralOperators(SMALL)
