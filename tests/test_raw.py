@@ -5,7 +5,9 @@ import pytest
 import rawpy
 import tifffile
 
-from raw_factory import make_scene_dng
+from raw_factory import BLACK, CANON_5D_COLOR_MATRIX, WHITE, make_scene_dng
+from references import ADOBE_TEMPERATURE_TINT_XY, CIE_D50_XY, CIE_D65_XY, XYZ_of_xy
+from bno.synth.dng import mosaic, write_dng
 from bno.synth.ops import get_operator
 from bno.synth.raw import RawDecodeError, decode_raw, is_raw_path, resize_long_edge
 from bno.synth.ops.white_balance import white_balance
@@ -27,6 +29,30 @@ def test_as_shot_white_and_grey_neutrality(tmp_path, pattern):
     warmer = white_balance(decoded.image, 5500, decoded.as_shot.tint, decoded.as_shot)[20:30, 2:12]
     r, g, b = warmer.reshape(-1, 3).mean(0)
     assert r > g > b
+
+
+#: Published whites: (CIE xy, Adobe temperature K, tint, tolerance K, tolerance tint) — SPEC §2.
+PUBLISHED_WHITES = [
+    (CIE_D65_XY, 6503, 9.8, 2.5, 0.3),
+    (CIE_D50_XY, 5002, 9.6, 2.5, 0.3),
+    *[(xy, t, tint, 0.5, 0.05) for (t, tint), xy in ADOBE_TEMPERATURE_TINT_XY.items()],
+]
+
+
+@pytest.mark.parametrize("xy, temperature, tint, tol_t, tol_tint", PUBLISHED_WHITES)
+def test_as_shot_white_of_a_published_white(tmp_path, xy, temperature, tint, tol_t, tol_tint):
+    """AsShotNeutral = ColorMatrix1 · XYZ(xy), normalised to G = 1 (DNG spec §6), for whites whose
+    Adobe Temperature/Tint is published: decode_raw reads the white Camera Raw reads. The file is
+    built from the xy alone, not through our Temperature/Tint code."""
+    neutral = CANON_5D_COLOR_MATRIX @ XYZ_of_xy(xy)
+    neutral /= neutral[1]
+    cfa = np.round(BLACK + mosaic(np.full((32, 48, 3), 0.3) * neutral, "RGGB") * (WHITE - BLACK)).astype(np.uint16)
+    path = write_dng(tmp_path / "a0012-white.dng", cfa, "RGGB", BLACK, WHITE, CANON_5D_COLOR_MATRIX, neutral)
+    decoded = decode_raw(path, half_size=True)
+    assert decoded.as_shot.temperature == pytest.approx(temperature, abs=tol_t)
+    assert decoded.as_shot.tint == pytest.approx(tint, abs=tol_tint)
+    grey = decoded.image.reshape(-1, 3).mean(0)  # a grey card shot at its own white decodes neutral
+    assert np.ptp(grey) / grey.mean() < 0.005 and grey.mean() == pytest.approx(0.3, rel=0.02)
 
 
 def test_plus_one_ev_equals_libraw_exp_shift(tmp_path):
