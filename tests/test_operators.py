@@ -267,6 +267,20 @@ def test_vibrance_moves_pastels_more_than_saturated_colours(slider):
     assert gain[0] > gain[1] > 1.0
 
 
+#: darktable basicadj vibrance, evaluated by hand for the pixel (0.5, 0.3, 0.1): mean 0.3, HSV
+#: saturation δ = 0.8; +50: P = 0.5 (1 − √0.8), −100: P = −(1 − 0.8) = −0.2; out = 0.3 + (1 + P)(c − 0.3).
+DARKTABLE_VIBRANCE = {
+    50: (0.5 + 0.1 * (1 - 0.8**0.5), 0.3, 0.1 - 0.1 * (1 - 0.8**0.5)),
+    -100: (0.46, 0.3, 0.14),
+}
+
+
+@pytest.mark.parametrize("slider", sorted(DARKTABLE_VIBRANCE))
+def test_vibrance_matches_darktable_values(slider):
+    out = vibrance(np.array([0.5, 0.3, 0.1], np.float32), slider)
+    np.testing.assert_allclose(out, DARKTABLE_VIBRANCE[slider], rtol=1e-6, atol=1e-7)
+
+
 def test_negative_vibrance_desaturates():
     colour = np.array([0.5, 0.3, 0.2], np.float32)
     assert _saturation(vibrance(colour, -50)) < _saturation(colour)
