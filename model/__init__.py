@@ -4,7 +4,7 @@ checkpoint I/O. Imports nothing else of this project."""
 
 from .bilateral import BilateralConfig, BilateralOperator, GuideMap
 from .devices import DeviceError, pick_device
-from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, model_config, resolve_checkpoint, save_checkpoint
+from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, model_config, pretrained_checkpoint, resolve_checkpoint, save_checkpoint
 from .neurop import NeurOp, NeurOpConfig, NeurOpOperator, load_official_state_dict
 from .predictor import NeurOpEncoder, StrengthPredictor, resize_to_height
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
@@ -22,6 +22,7 @@ __all__ = [
     "load_checkpoint",
     "pick_device",
     "model_config",
+    "pretrained_checkpoint",
     "resolve_checkpoint",
     "save_checkpoint",
     "NeurOp",

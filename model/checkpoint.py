@@ -28,6 +28,7 @@ from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+import bno
 from bno.schema import describe_error, missing_keys
 
 from ._schema import ConfigModel
@@ -62,6 +63,20 @@ MODEL_KINDS: dict[str, tuple[type[SequentialRetoucher], type[ConfigModel]]] = {
 
 class CheckpointError(ValueError):
     """A checkpoint that cannot be loaded; the message names the file and the mismatch."""
+
+
+def pretrained_checkpoint(kind: str = "bno") -> Path:
+    """The checkpoint folder of the weights shipped with ``bno`` for ``kind`` (``"bno"`` or ``"neurop"``).
+
+    They were trained on the photo benchmark (``configs/photoset*.yaml``); their ``config.json``
+    holds the provenance (recipe, data hash, commit). ``CheckpointError`` when none ships.
+    """
+    if kind not in MODEL_KINDS:
+        raise CheckpointError(f"unknown model kind {kind!r}; expected one of {sorted(MODEL_KINDS)}")
+    path = bno.resource_path(f"weights/{kind}")
+    if not (path / CONFIG_NAME).is_file() or not (path / WEIGHTS_NAME).is_file():
+        raise CheckpointError(f"{path}: no {kind} weights ship with this installation; pass --checkpoint")
+    return path
 
 
 def checkpoint_dir(base: Path) -> Path | None:

@@ -94,7 +94,8 @@ def _throughput(paths: list[Path], out: Path, settings, workers: int) -> tuple[f
 
     from dask.distributed import Client, LocalCluster, wait
 
-    from bno.pipelines.data.generate import WORKER_ENV, render_scene
+    from bno.pipelines.data.executor import WORKER_ENV
+    from bno.pipelines.data.generate import render_scene
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=logging.ERROR, env=WORKER_ENV) as cluster, Client(cluster) as client:
         warm = client.map(render_scene, [str(paths[0])] * workers, ["test"] * workers, [str(out / f"warm{i}") for i in range(workers)], settings=settings, pure=False)

@@ -14,26 +14,15 @@ import os
 from pathlib import Path
 
 import click
-import torch
 
-from bno.model import CheckpointError, checkpoint_provenance, load_checkpoint, resolve_checkpoint
-from bno.synth.io import JPEG_QUALITY, ImageReadError
-from bno.synth.raw import RawDecodeError
-
-from bno.pipelines.cli.common import UserError, report_errors
-from bno.pipelines.edit.enhance import (
-    OUTPUT_FORMATS,
-    EnhanceError,
-    OutputPlanner,
-    OutputSettings,
-    check_overrides,
-    describe_strengths,
-    enhance_file,
-)
-from bno.pipelines.edit.sliders import parse_overrides
+from bno.pipelines.cli.common import DEVICE, UserError, report_errors, root_options
 
 __all__ = ["main"]
 
+#: ``--format`` choices: the input's own type, or one named type (:data:`bno.pipelines.edit.enhance.OUTPUT_FORMATS`;
+#: spelt out here so that ``--help`` need not import torch).
+FORMATS = ("same", "png", "tiff", "jpeg")
+DEFAULT_QUALITY = 95  # :data:`bno.synth.io.JPEG_QUALITY`
 _NAMING_HELP = (
     "Outputs never replace an input or an existing file: when <name>.<ext>, <name>.json or <name>.xmp is taken, "
     "the photo's outputs are named <name>.bno.<ext>, then <name>.bno-2.<ext> …, and the output line says why."
@@ -49,56 +38,71 @@ def _check_writable(out_dir: Path) -> None:
         raise UserError(f"{out_dir}: output folder is not writable")
 
 
-def _settings(ctx: click.Context, image_format: str, quality: int, xmp: bool) -> OutputSettings:
+def _check_quality(ctx: click.Context, image_format: str) -> None:
     explicit = ctx.get_parameter_source("quality") == click.core.ParameterSource.COMMANDLINE
     if explicit and image_format in ("png", "tiff"):
         raise UserError(f"--quality applies to JPEG outputs only, not --format {image_format}")
-    return OutputSettings(image_format, quality, xmp)
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_NAMING_HELP)
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--checkpoint", required=True, type=click.Path(exists=True, path_type=Path),
-              help="Checkpoint directory (config.json + model.safetensors), a training run directory (its best "
-                   "checkpoint) or an official NeurOp .pth.")
-@click.option("--model", "kind", type=click.Choice(["bno", "neurop"]), default=None,
-              help="Expected model kind; an error if the checkpoint holds the other one.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
-              help="Output directory (may hold the inputs: nothing there is replaced).")
-@click.option("--format", "image_format", type=click.Choice(OUTPUT_FORMATS), default="same", show_default=True,
-              help="Image type: same as the input (raws: 16-bit TIFF), png or tiff (lossless, the input's bit depth) "
-                   "or jpeg (8-bit). All carry an sRGB ICC profile.")
-@click.option("--quality", type=click.IntRange(0, 100), default=JPEG_QUALITY, show_default=True,
-              help="JPEG quality (JPEG outputs only).")
-@click.option("--set", "set_text", default="", metavar="NAME=VALUE,…",
-              help="Override (=) or nudge (+=, -=) strengths: slider units (EV, slider, K for white-balance) or a "
-                   "strength with a trailing v, e.g. 'exposure=+0.3,vibrance=0,white-balance+=300,blacks=0.1v'.")
-@click.option("--xmp", is_flag=True, help="Also write <name>.xmp: Camera Raw settings for Lightroom / darktable "
-                                          "(needs a checkpoint with a slider mapping).")
-@click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True)
-@click.option("--debug", is_flag=True, help="Show full tracebacks instead of one-line errors.")
-@click.pass_context
-@report_errors
-def main(ctx: click.Context, inputs: tuple[Path, ...], checkpoint: Path, kind: str | None, out_dir: Path,
-         image_format: str, quality: int, set_text: str, xmp: bool, device: str, debug: bool) -> None:
-    """Enhance INPUT images (PNG/TIFF/JPEG/raw) with a trained checkpoint."""
-    ctx.obj = {"debug": debug}
-    settings = _settings(ctx, image_format, quality, xmp)
-    overrides = parse_overrides(set_text)
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+def _load_model(checkpoint: Path | None, kind: str | None, device):
+    """The model, its provenance and the name to show: ``--checkpoint``, else the weights shipped for ``--model``."""
+    from bno.model import CheckpointError, checkpoint_provenance, load_checkpoint, pretrained_checkpoint, resolve_checkpoint
+
     try:
-        path = resolve_checkpoint(checkpoint)
+        path = resolve_checkpoint(checkpoint) if checkpoint is not None else pretrained_checkpoint(kind or "bno")
         model = load_checkpoint(path, map_location=device)
         provenance = checkpoint_provenance(path)
     except CheckpointError as exc:
         raise UserError(str(exc)) from None
     if kind is not None and model.kind != kind:
         raise UserError(f"{checkpoint}: holds a {model.kind!r} model, not {kind!r}")
+    return model, provenance, checkpoint if checkpoint is not None else f"the shipped {model.kind} weights"
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]}, epilog=_NAMING_HELP)
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--checkpoint", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Checkpoint directory (config.json + model.safetensors), a training run directory (its best "
+                   "checkpoint) or an official NeurOp .pth. Default: the weights shipped with bno for --model, "
+                   "trained on the photo benchmark (they expect raws decoded at their as-shot white, or photos like them).")
+@click.option("--model", "kind", type=click.Choice(["bno", "neurop"]), default=None,
+              help="Without --checkpoint: which shipped weights (default bno); with it: the expected kind.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory (may hold the inputs: nothing there is replaced).")
+@click.option("--format", "image_format", type=click.Choice(FORMATS), default="same", show_default=True,
+              help="Image type: same as the input (raws: 16-bit TIFF), png or tiff (lossless, the input's bit depth) "
+                   "or jpeg (8-bit). All carry an sRGB ICC profile.")
+@click.option("--quality", type=click.IntRange(0, 100), default=DEFAULT_QUALITY, show_default=True,
+              help="JPEG quality (JPEG outputs only).")
+@click.option("--set", "set_text", default="", metavar="NAME=VALUE,…",
+              help="Override (=) or nudge (+=, -=) strengths: slider units (EV, slider, K for white-balance) or a "
+                   "strength with a trailing v, e.g. 'exposure=+0.3,vibrance=0,white-balance+=300,blacks=0.1v'.")
+@click.option("--xmp", is_flag=True, help="Also write <name>.xmp: Camera Raw settings for Lightroom / darktable "
+                                          "(needs a checkpoint with a slider mapping).")
+@click.option("--device", type=DEVICE, default="auto", show_default=True,
+              help="Where the model runs: auto (CUDA when present), cpu, cuda or cuda:N.")
+@root_options
+@click.pass_context
+@report_errors
+def main(ctx: click.Context, inputs: tuple[Path, ...], checkpoint: Path | None, kind: str | None, out_dir: Path,
+         image_format: str, quality: int, set_text: str, xmp: bool, device: str) -> None:
+    """Enhance INPUT images (PNG/TIFF/JPEG/raw) with BNO (or NeurOp): the shipped weights or a checkpoint."""
+    from bno.model import pick_device
+    from bno.pipelines.edit.enhance import EnhanceError, OutputPlanner, OutputSettings, check_overrides, describe_strengths, enhance_file
+    from bno.pipelines.edit.sliders import parse_overrides
+    from bno.synth.io import ImageReadError
+    from bno.synth.raw import RawDecodeError
+
+    _check_quality(ctx, image_format)
+    settings = OutputSettings(image_format, quality, xmp)
+    overrides = parse_overrides(set_text)
+    device = pick_device(device)
+    model, provenance, source = _load_model(checkpoint, kind, device)
     check_overrides(overrides, model.order, model.config.sliders)
     _check_writable(out_dir)
+    debug = bool((ctx.find_root().obj or {}).get("debug"))
     if xmp and not model.config.sliders:
-        click.echo(f"note: no .xmp sidecars: {checkpoint} maps no strength to a Lightroom slider "
+        click.echo(f"note: no .xmp sidecars: {source} maps no strength to a Lightroom slider "
                    "(official NeurOp weights carry none), so there are no Camera Raw settings to write", err=True)
     # Slider read-outs are exact for stage-1 operators, approximate once stage 2 has trained them.
     approximate = str(provenance.get("stage", "")) != "stage1" and bool(provenance.get("operators_trained", True))
