@@ -126,3 +126,21 @@ def test_outputs_carry_their_colour_profile(raw, tmp_path):
     assert result.exit_code == 0, result.output
     with tifffile.TiffFile(next((out / "EX").glob("*.tif"))) as tif:
         assert tif.pages[0].iccprofile == linear_prophoto_profile()
+
+
+def test_operator_codes_and_names_in_any_case_are_accepted_alike(make_dng, tmp_path):
+    """``apply --op ex`` works as ``generate --op ex`` does; a wrong name is one line listing the valid ones."""
+    from click.testing import CliRunner
+
+    from bno.pipelines.cli.synth import main
+
+    raw = make_dng(tmp_path / "a0001-x.dng")
+    outputs = []
+    for name in ("ex", "EXPOSURE", "Exposure"):
+        out = tmp_path / f"{name}.png"
+        result = CliRunner().invoke(main, ["apply", str(raw), "--op", name, "--value", "1", "--out", str(out)])
+        assert result.exit_code == 0, result.output
+        outputs.append(out.read_bytes())
+    assert outputs[0] == outputs[1] == outputs[2]
+    result = CliRunner().invoke(main, ["apply", str(raw), "--op", "brightness", "--value", "1", "--out", str(tmp_path / "b.png")])
+    assert result.exit_code == 2 and "exposure (EX)" in result.output and not (tmp_path / "b.png").exists()

@@ -18,7 +18,7 @@ from typing import Callable, TypeVar
 
 import click
 
-__all__ = ["DEVICE", "EXIT_BAD_INPUT", "UserError", "device_option", "one_line", "report_errors", "root_options"]
+__all__ = ["DEVICE", "EXIT_BAD_INPUT", "OperatorType", "UserError", "device_option", "one_line", "report_errors", "root_options"]
 
 #: Exit status for bad input (missing/unreadable files, out-of-range values).
 EXIT_BAD_INPUT = 2
@@ -88,6 +88,33 @@ class DeviceType(click.ParamType):
 
 
 DEVICE = DeviceType()
+
+
+class OperatorType(click.ParamType):
+    """An operator by name or code, any case (``exposure``, ``EX``), or ``all`` where allowed.
+
+    Checked against the :mod:`bno.synth.ops` registry when the value is parsed (``bno-synth
+    operators`` lists them), not when the command is defined, so ``--help`` needs no colour maths.
+    The value becomes the operator's registry name.
+    """
+
+    name = "operator"
+
+    def __init__(self, allow_all: bool = False) -> None:
+        self.allow_all = allow_all
+
+    def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
+        return "NAME|CODE" + ("|all" if self.allow_all else "")
+
+    def convert(self, value, param, ctx) -> str:
+        if self.allow_all and str(value).strip().lower() == "all":
+            return "all"
+        from bno.synth.ops import get_operator
+
+        try:
+            return get_operator(str(value)).name
+        except KeyError as error:
+            self.fail(one_line(error), param, ctx)
 
 
 def device_option(function: F) -> F:

@@ -15,18 +15,18 @@ from pathlib import Path
 import click
 from tabulate import tabulate
 
-from bno.synth.ops import OPERATORS
-
-from bno.pipelines.cli.common import UserError, report_errors
-from bno.pipelines.data.manifest import FORMATS, check_render, load_declaration, with_overrides
+from bno.pipelines.cli.common import OperatorType, UserError, report_errors
 
 __all__ = ["audit_command", "generate_command", "pairs_command", "preview_command"]
 
 EXIT_FAILURES = 1
-_OP_CHOICES = [*OPERATORS, *(op.code for op in OPERATORS.values()), "all"]
+#: ``--format`` choices: :data:`bno.pipelines.data.manifest.FORMATS` (spelt out so ``--help`` stays light).
+FORMAT_CHOICES = ("png8", "png16", "tiff16")
 
 
 def _declaration(manifest: str | None, raws: str | None, long_edge: int | None, fmt: str | None):
+    from bno.pipelines.data.manifest import check_render, load_declaration, with_overrides
+
     declaration = load_declaration(manifest)
     if raws is not None:
         declaration = replace(declaration, raws=str(Path(raws)))
@@ -62,10 +62,10 @@ def _run_options(function):
 
 
 @click.command(name="generate")
-@click.option("--op", "ops", multiple=True, type=click.Choice(_OP_CHOICES, case_sensitive=False), default=("all",), show_default=True, help="Operator(s) to render (repeatable), or all.")
+@click.option("--op", "ops", multiple=True, type=OperatorType(allow_all=True), default=("all",), show_default=True, help="Operator(s) to render (repeatable; name or code, see `bno-synth operators`), or all.")
 @click.option("--out", type=click.Path(file_okay=False), default=None, help="Output folder (default: the declaration's output, ./data/init).")
 @click.option("--levels", type=click.IntRange(min=2), default=None, help="Levels per operator (default: the declaration's, 21).")
-@click.option("--format", "fmt", type=click.Choice(sorted(FORMATS)), default=None, help="png8/png16: display sRGB; tiff16: linear ProPhoto (default: declaration, png8).")
+@click.option("--format", "fmt", type=click.Choice(FORMAT_CHOICES), default=None, help="png8/png16: display sRGB; tiff16: linear ProPhoto (default: declaration, png8).")
 @_run_options
 @report_errors
 def generate_command(ops, out, levels, fmt, raws, split, limit, long_edge, workers, scheduler, max_failures, progress_interval, manifest) -> None:
@@ -76,9 +76,10 @@ def generate_command(ops, out, levels, fmt, raws, split, limit, long_edge, worke
     and OUT/data_manifest.yaml. Exit 1 when some raws failed.
     """
     from bno.pipelines.data.generate import generate
+    from bno.synth.ops import OPERATORS
 
     declaration = _declaration(manifest, raws, long_edge, fmt)
-    names = list(OPERATORS) if any(o.lower() == "all" for o in ops) else list(dict.fromkeys(ops))
+    names = list(OPERATORS) if "all" in ops else list(dict.fromkeys(ops))
     out_dir = Path(out or declaration.output)
     result = generate(
         declaration, names, out_dir, levels=levels, split=split, limit=limit, workers=workers,
@@ -110,6 +111,7 @@ def audit_command(directory, as_json, manifest) -> None:
     1 when a check fails, 2 when the folder or its manifest.jsonl cannot be read.
     """
     from bno.pipelines.data.audit import audit
+    from bno.pipelines.data.manifest import load_declaration
 
     root = Path(directory or load_declaration(manifest).output)
     if not root.is_dir():

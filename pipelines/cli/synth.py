@@ -5,8 +5,6 @@ from __future__ import annotations
 import click
 from tabulate import tabulate
 
-from bno.synth.ops import OPERATORS
-
 from bno.pipelines.cli.apply import apply
 from bno.pipelines.cli.common import root_options
 from bno.pipelines.cli.generate import audit_command, generate_command, pairs_command, preview_command
@@ -24,6 +22,8 @@ def main() -> None:
 @main.command(name="operators")
 def operators() -> None:
     """List the registered operators, their sliders, units, ranges and default schedules."""
+    from bno.synth.ops import OPERATORS
+
     rows = [
         (op.name, op.code, op.slider, op.unit, f"[{op.slider_range[0]:g}, {op.slider_range[1]:g}]", op.default_levels,
          f"{op.strength_span():g} {op.change_unit}", op.camera_raw_key)
