@@ -368,23 +368,37 @@ def write_dng(
     pathlib.Path
         The path written.
     """
-    path = Path(path)
     raw = np.asarray(cfa)
+    matrix = np.asarray(color_matrix, dtype=np.float64)
+    neutral = np.asarray(as_shot_neutral, dtype=np.float64)
+    black_level, white_level = int(black_level), int(white_level)
+    _check_arguments(raw, black_level, white_level, matrix, neutral, int(orientation), compression)
+    main_tags, cfa_tags = _dng_tags(
+        pattern, black_level, white_level, matrix, neutral, int(orientation), make, model,
+        unique_camera_model or f"{make} {model}",
+    )
+    if compression is None:
+        data = _encode_uncompressed(raw, main_tags, cfa_tags)
+    else:
+        preview = preview_from_cfa(raw, pattern, black_level, white_level, matrix, neutral)
+        data = _encode_ljpeg(raw, preview, ljpeg_precision(white_level, int(raw.max(initial=0))), main_tags, cfa_tags)
+    path = Path(path)
+    atomic_write_bytes(path, data)
+    return path
+
+
+def _check_arguments(raw: np.ndarray, black_level: int, white_level: int, matrix: np.ndarray, neutral: np.ndarray,
+                     orientation: int, compression: str | None) -> None:
+    """``ValueError`` (one line) for any argument :func:`write_dng` cannot write."""
     if raw.ndim != 2 or raw.dtype != np.uint16:
         raise ValueError(f"cfa must be a 2-D uint16 array, got {raw.dtype} {raw.shape}")
-    pat = cfa_pattern_indices(pattern)
-    black_level, white_level = int(black_level), int(white_level)
     if not 0 <= black_level < white_level <= 65535:
-        raise ValueError(
-            f"need 0 <= black_level < white_level <= 65535, got {black_level}, {white_level}"
-        )
-    matrix = np.asarray(color_matrix, dtype=np.float64)
+        raise ValueError(f"need 0 <= black_level < white_level <= 65535, got {black_level}, {white_level}")
     if matrix.shape != (3, 3) or not np.all(np.isfinite(matrix)):
         raise ValueError("color_matrix must be a finite (3, 3) array")
-    neutral = np.asarray(as_shot_neutral, dtype=np.float64)
     if neutral.shape != (3,) or not np.all(np.isfinite(neutral)) or np.any(neutral <= 0):
         raise ValueError("as_shot_neutral must be three positive finite floats")
-    if int(orientation) not in ORIENTATIONS:
+    if orientation not in ORIENTATIONS:
         raise ValueError(f"orientation must be one of {ORIENTATIONS}, got {orientation}")
     if compression not in COMPRESSIONS:
         raise ValueError(f"compression must be one of {COMPRESSIONS}, got {compression!r}")
@@ -392,15 +406,19 @@ def write_dng(
         # LibRaw's lossless_dng_load_raw wraps a tile's rows at the image width when the image
         # is narrower than one tile, so such files would decode scrambled.
         raise ValueError(f"an LJ92 DNG needs a width of at least {LJPEG_TILE} px, got {raw.shape[1]}")
-    if unique_camera_model is None:
-        unique_camera_model = f"{make} {model}"
 
-    # (code, TIFF type, count, value, writeonce); types: 1 BYTE, 2 ASCII,
-    # 3 SHORT, 4 LONG, 5 RATIONAL, 10 SRATIONAL.
+
+def _dng_tags(pattern: str, black_level: int, white_level: int, matrix: np.ndarray, neutral: np.ndarray,
+              orientation: int, make: str, model: str, unique_camera_model: str) -> tuple[list[tuple], list[tuple]]:
+    """(main IFD tags, CFA image tags) as tifffile ``extratags``: (code, TIFF type, count, value, writeonce).
+
+    TIFF types: 1 BYTE, 2 ASCII, 3 SHORT, 4 LONG, 5 RATIONAL, 10 SRATIONAL.
+    """
+    pat = cfa_pattern_indices(pattern)
     main_tags = [
         (271, 2, None, make, True),
         (272, 2, None, model, True),
-        (274, 3, 1, int(orientation), True),
+        (274, 3, 1, orientation, True),
         (50706, 1, 4, _DNG_VERSION, True),
         (50707, 1, 4, _DNG_BACKWARD_VERSION, True),
         (50708, 2, None, unique_camera_model, True),
@@ -417,35 +435,42 @@ def write_dng(
         (50714, 4, 1, black_level, True),
         (50717, 4, 1, white_level, True),
     ]
-    common = {"metadata": None, "software": False}
+    return main_tags, cfa_tags
+
+
+_TIFF_OPTIONS = {"metadata": None, "software": False}
+
+
+def _encode_uncompressed(raw: np.ndarray, main_tags: list[tuple], cfa_tags: list[tuple]) -> bytes:
+    """One IFD holding the CFA image uncompressed (tag order as written before; tifffile sorts by code)."""
     buffer = io.BytesIO()
-    if compression is None:
-        # One IFD; tag order as before (tifffile sorts tags by code when writing).
-        tifffile.imwrite(
-            buffer,
-            np.ascontiguousarray(raw),
+    tifffile.imwrite(
+        buffer,
+        np.ascontiguousarray(raw),
+        photometric=32803,
+        subfiletype=0,
+        planarconfig="contig",
+        compression=None,
+        extratags=main_tags[:3] + cfa_tags[:2] + main_tags[3:6] + cfa_tags[2:] + main_tags[6:],
+        **_TIFF_OPTIONS,
+    )
+    return buffer.getvalue()
+
+
+def _encode_ljpeg(raw: np.ndarray, preview: np.ndarray, precision: int, main_tags: list[tuple], cfa_tags: list[tuple]) -> bytes:
+    """FiveK's layout: the RGB preview in IFD0, the CFA in a SubIFD as lossless-JPEG tiles."""
+    buffer = io.BytesIO()
+    with tifffile.TiffWriter(buffer) as tif:
+        tif.write(preview, photometric="rgb", subfiletype=_SUBFILE_PREVIEW, subifds=1, extratags=main_tags, **_TIFF_OPTIONS)
+        tif.write(
+            ljpeg_tiles(raw, precision),
+            shape=raw.shape,
+            dtype=np.uint16,
+            tile=(LJPEG_TILE, LJPEG_TILE),
             photometric=32803,
             subfiletype=0,
-            planarconfig="contig",
-            compression=None,
-            extratags=main_tags[:3] + cfa_tags[:2] + main_tags[3:6] + cfa_tags[2:] + main_tags[6:],
-            **common,
+            compression=_COMPRESSION_JPEG,
+            extratags=cfa_tags,
+            **_TIFF_OPTIONS,
         )
-    else:
-        preview = preview_from_cfa(raw, pattern, black_level, white_level, matrix, neutral)
-        precision = ljpeg_precision(white_level, int(raw.max(initial=0)))
-        with tifffile.TiffWriter(buffer) as tif:
-            tif.write(preview, photometric="rgb", subfiletype=_SUBFILE_PREVIEW, subifds=1, extratags=main_tags, **common)
-            tif.write(
-                ljpeg_tiles(raw, precision),
-                shape=raw.shape,
-                dtype=np.uint16,
-                tile=(LJPEG_TILE, LJPEG_TILE),
-                photometric=32803,
-                subfiletype=0,
-                compression=_COMPRESSION_JPEG,
-                extratags=cfa_tags,
-                **common,
-            )
-    atomic_write_bytes(path, buffer.getvalue())
-    return path
+    return buffer.getvalue()
