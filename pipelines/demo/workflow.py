@@ -1,191 +1,257 @@
 """``bno-demo``: the whole story on the bundled samples, in one command, as one HTML report.
 
-generate every operator → preview → stage-2 pairs → stage 1 and stage 2 for BNO and for the
-NeurOp baseline (same budget) → evaluate both and the identity → enhance the test raws with
-slider read-outs and XMP sidecars → ``<out>/report.html``, self-contained (images inlined):
-contact sheets, loss curves, metrics against the identity and NeurOp, before/after strips and
-the per-image slider table.
+generate every operator → audit → preview → stage-2 pairs → stage 1 and stage 2 for BNO and
+for the NeurOp baseline (same budget) → evaluate both and the identity → enhance the test raws
+with slider read-outs and XMP sidecars → ``<out>/report.html`` (:mod:`bno.pipelines.demo.story`).
 
 Every step is the public command a user would type (run as ``python -m …`` so PATH does not
-matter); the report lists them with their wall times so each step can be rerun by hand.
+matter); its whole output goes to ``<out>/demo.log`` while :mod:`bno.pipelines.demo.progress`
+shows step k of n, the elapsed time, an estimate of the time left and the step's last line.
+
+Two budgets (:data:`BUDGETS`): ``full`` (the recipes ``demo.yaml`` / ``demo-neurop.yaml``; 6:52 on
+2 idle CPU cores) and ``quick`` (``--quick``: ``demo-quick*.yaml`` and 11 operator levels, a first
+look in 2:20; the report says so). The expected seconds of each step (:func:`expected_seconds`,
+fitted to those two runs) weight the estimate of the time left.
 """
 
 from __future__ import annotations
 
-import json
+import os
+import resource
 import shlex
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-
-import click
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING, TextIO
 
 import bno
-from bno.synth.colour_spaces import prophoto_to_srgb
-from bno.synth.io import read_image
-from bno.synth.raw import decode_raw, is_raw_path
 
-from bno.pipelines.demo.report import Report
-from bno.pipelines.demo.targets import expert_render
+from bno.pipelines.data.fivek import SplitRule, split_of
+from bno.pipelines.demo.progress import Display, make_display, run_command
 
-__all__ = ["StepFailed", "run_demo"]
+if TYPE_CHECKING:  # the heavy libraries (torch, rawpy, OpenCV) load only when the demo runs: --help stays fast
+    from bno.pipelines.train.config import TrainConfig
+
+__all__ = ["BUDGETS", "SAMPLES", "Budget", "Run", "Step", "StepFailed", "expected_seconds", "plan_steps", "run_demo"]
 
 _CONFIGS = bno.resource_path("configs")
 SAMPLES = bno.resource_path("samples")
-_STRIP_HEIGHT = 220
 #: Console script of each module the demo runs (see pyproject.toml).
 _SCRIPTS = {"bno.pipelines.cli.synth": "bno-synth", "bno.pipelines.cli.train": "bno-train", "bno.pipelines.cli.enhance": "bno-enhance"}
+_SYNTH, _TRAIN, _ENHANCE = "bno.pipelines.cli.synth", "bno.pipelines.cli.train", "bno.pipelines.cli.enhance"
+MODELS = ("bno", "neurop")
 
 
 class StepFailed(RuntimeError):
-    """A step of the demo exited non-zero; the message names it and the log."""
+    """A step of the demo exited non-zero; the message names it, its last line and the log."""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much work the demo does: the training recipes and the operator levels."""
+
+    name: str  #: "full" or "quick"
+    recipes: Mapping[str, str]  #: model kind → recipe file in the package's configs/
+    levels: int | None  #: ``bno-synth generate --levels`` (None: the declaration's 21)
+    summary: str  #: one sentence for the report
+
+
+BUDGETS: dict[str, Budget] = {
+    "full": Budget("full", {"bno": "demo.yaml", "neurop": "demo-neurop.yaml"}, None,
+                   "the full demo budget (recipes demo.yaml and demo-neurop.yaml, 21 levels per operator)"),
+    "quick": Budget("quick", {"bno": "demo-quick.yaml", "neurop": "demo-quick-neurop.yaml"}, 11,
+                    "quick mode (--quick): a first look with a small training budget (recipes demo-quick.yaml and "
+                    "demo-quick-neurop.yaml) and 11 levels per operator; the models are far from trained, "
+                    "run bno-demo without --quick for the real comparison"),
+}
+
+#: Seconds on 2 idle CPU cores, fitted to ``bno-demo`` and ``bno-demo --quick`` on the bundled samples
+#: (28 raws, 8 of them test): see :func:`expected_seconds`.
+_START = 2.5  # a command's start: Python, torch, reading its inputs
+_PER_SCENE = {"generate": 0.26, "pairs": 0.06}  # per raw (generate: at 21 levels)
+#: (model kind, stage) → (fixed seconds: start, data, validation; seconds per training image)
+_TRAINING = {("bno", "stage1"): (7.6, 0.057), ("neurop", "stage1"): (11.7, 0.149),
+             ("bno", "stage2"): (5.2, 0.0365), ("neurop", "stage2"): (5.0, 0.0535)}
+_PER_TEST_IMAGE = {"evaluate": 0.12, "enhance": 0.35}
 
 
 @dataclass
 class Step:
-    """One command of the demo and how long it took."""
+    """One command of the demo, its expected and its measured seconds."""
 
     name: str
-    argv: list[str]
-    seconds: float = 0.0
+    argv: Sequence[str] | Callable[[], Sequence[str]]  #: a callable when the arguments depend on earlier steps
+    expected: float = 1.0  #: seconds on 2 idle cores (weights the estimate of the time left)
+    seconds: float = 0.0  #: measured wall time
+    cpu_seconds: float = 0.0  #: measured CPU time (user + system) of the command and its subprocesses
+
+    def resolve(self) -> list[str]:
+        """The argument list (computed now for a deferred step)."""
+        if callable(self.argv):
+            self.argv = list(self.argv())
+        return list(self.argv)
 
     @property
     def command(self) -> str:
         """The command as a user types it (``bno-synth …`` rather than ``python -m bno.pipelines.cli.synth …``)."""
-        argv = self.argv
+        if callable(self.argv):
+            return self.name
+        argv = list(self.argv)
         if len(argv) > 2 and argv[1] == "-m" and argv[2] in _SCRIPTS:
             argv = [_SCRIPTS[argv[2]], *argv[3:]]
         return shlex.join(argv)
+
+
+@dataclass
+class Run:
+    """What the report needs to know about a finished run besides its files."""
+
+    out: Path
+    raws: Path
+    targets: Path
+    budget: Budget
+    steps: list[Step]
+    seconds: float = 0.0
+    load_before: tuple[float, float, float] = (0.0, 0.0, 0.0)  #: os.getloadavg() when the run started
+    load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    overrides: tuple[str, ...] = field(default_factory=tuple)
 
 
 def _module_command(module: str, args: list[str]) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def _run(step: Step, log) -> None:
-    click.echo(f"[{step.name}] {step.command}", err=True)
-    log.flush()
-    started = time.perf_counter()
-    result = subprocess.run(step.argv, stdout=log, stderr=subprocess.STDOUT, cwd=Path.cwd())
-    step.seconds = time.perf_counter() - started
-    if result.returncode not in (0,):
-        raise StepFailed(f"step '{step.name}' failed (exit {result.returncode}); see {log.name}")
+def _raw_files(raws: Path) -> list[Path]:
+    """The camera raws in a folder, by name."""
+    from bno.synth.raw import is_raw_path
+
+    return sorted(path for path in raws.iterdir() if is_raw_path(path))
 
 
-def _last_test_rows(run: Path) -> list[dict]:
-    """The last epoch's held-out rows of a run's ``metrics.jsonl``."""
-    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    test = [row for row in rows if row.get("split") == "test"]
-    last = max((row["epoch"] for row in test), default=None)
-    return [row for row in test if row["epoch"] == last]
+def _scene_counts(raws: Path) -> tuple[int, int]:
+    """(train, test) raws in the folder, by FiveK id."""
+    splits = [split_of(path.stem, SplitRule()) for path in _raw_files(raws)]
+    return sum(s == "train" for s in splits), sum(s == "test" for s in splits)
 
 
-def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
-    width = max(1, round(image.shape[1] * height / image.shape[0]))
-    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA)
+def expected_seconds(kind: str, scenes: tuple[int, int], config: TrainConfig | None = None, levels: int | None = None) -> float:
+    """Expected seconds of a demo step on 2 idle CPU cores: a start-up plus its work.
+
+    ``kind`` is ``generate``/``pairs`` (per raw), ``stage1``/``stage2`` (per training image:
+    epochs × steps × batch, by model kind), ``evaluate``/``enhance`` (per test image) or anything
+    else (a start-up only). The constants are measured; they only weight the estimate of the time
+    left, which the measured pace corrects as the run goes.
+    """
+    train, test = scenes
+    if kind in _PER_SCENE:
+        scale = (levels or 21) / 21 if kind == "generate" else 1.0
+        return _START + _PER_SCENE[kind] * (train + test) * scale
+    if kind in ("stage1", "stage2") and config is not None:
+        stage = getattr(config, kind)
+        fixed, per_image = _TRAINING[(config.model.kind, kind)]
+        return fixed + per_image * stage.epochs * max(stage.steps_per_epoch, 1) * stage.batch_size
+    if kind in _PER_TEST_IMAGE:
+        return _START + _PER_TEST_IMAGE[kind] * test
+    return _START
 
 
-def _strip(images: list[np.ndarray], gap: int = 6) -> np.ndarray:
-    tiles = [_fit_height(image, _STRIP_HEIGHT) for image in images]
-    spacer = np.ones((_STRIP_HEIGHT, gap, 3), np.float32)
-    parts = [part for tile in tiles for part in (tile, spacer)][:-1]
-    return np.concatenate(parts, axis=1)
+def _test_raws(raws: Path, pairs: Path) -> list[str]:
+    """The raws whose pairs landed in the test split (``pairs/testA``), in name order."""
+    by_stem = {path.stem: path for path in _raw_files(raws)}
+    return [str(by_stem[path.stem]) for path in sorted((pairs / "testA").glob("*.tif")) if path.stem in by_stem]
 
 
-def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = ()) -> Path:
-    """Run every step into ``out`` and write ``out/report.html``; returns the report's path."""
-    recipes = {"bno": _CONFIGS / "demo.yaml", "neurop": _CONFIGS / "demo-neurop.yaml"}
+def plan_steps(out: Path, raws: Path, targets: Path, budget: Budget, overrides: tuple[str, ...] = ()) -> list[Step]:
+    """Every command of the demo, in order, with its expected seconds (the recipes are checked here)."""
+    from bno.pipelines.train.config import load_config
+
+    recipes = {kind: _CONFIGS / budget.recipes[kind] for kind in MODELS}
     for recipe in recipes.values():
         if not recipe.is_file():
             raise FileNotFoundError(f"{recipe} not found: the demo's recipes ship with the bno package; reinstall it")
-    out.mkdir(parents=True, exist_ok=True)
+    configs = {kind: load_config(recipe, overrides) for kind, recipe in recipes.items()}  # a bad --set fails here
+    scenes = _scene_counts(raws)
     data, runs, enhanced = out / "data", out / "runs", out / "enhanced"
     sets = [arg for item in overrides for arg in ("--set", item)]
-    synth_cli, train_cli = "bno.pipelines.cli.synth", "bno.pipelines.cli.train"
+    levels = ["--levels", str(budget.levels)] if budget.levels else []
     steps = [
-        Step("generate", _module_command(synth_cli, ["generate", "--op", "all", "--raws", str(raws), "--out", str(data / "init")])),
-        Step("audit", _module_command(synth_cli, ["audit", str(data / "init")])),
-        Step("preview", _module_command(synth_cli, ["preview", str(data / "init")])),
-        Step("pairs", _module_command(synth_cli, ["pairs", "--raws", str(raws), "--targets", str(targets), "--out", str(data / "pairs")])),
+        Step("generate", _module_command(_SYNTH, ["generate", "--op", "all", "--raws", str(raws), "--out", str(data / "init"), *levels]),
+             expected_seconds("generate", scenes, levels=budget.levels)),
+        Step("audit", _module_command(_SYNTH, ["audit", str(data / "init")]), expected_seconds("audit", scenes)),
+        Step("preview", _module_command(_SYNTH, ["preview", str(data / "init")]), expected_seconds("preview", scenes)),
+        Step("pairs", _module_command(_SYNTH, ["pairs", "--raws", str(raws), "--targets", str(targets), "--out", str(data / "pairs")]),
+             expected_seconds("pairs", scenes)),
     ]
-    for kind, config in recipes.items():
+    for kind, recipe in recipes.items():
+        s1, s2 = runs / f"{kind}-s1", runs / f"{kind}-s2"
         steps += [
-            Step(f"{kind} stage 1", _module_command(train_cli, ["stage1", "--data", str(data / "init"), "--out", str(runs / f"{kind}-s1"), "--config", str(config), *sets])),
-            Step(f"{kind} stage 2", _module_command(train_cli, ["stage2", "--data", str(data / "pairs"), "--init", str(runs / f"{kind}-s1"), "--out", str(runs / f"{kind}-s2"), "--config", str(config), *sets])),
+            Step(f"{kind} stage 1", _module_command(_TRAIN, ["stage1", "--data", str(data / "init"), "--out", str(s1), "--config", str(recipe), *sets]),
+                 expected_seconds("stage1", scenes, configs[kind])),
+            Step(f"{kind} stage 2", _module_command(_TRAIN, ["stage2", "--data", str(data / "pairs"), "--init", str(s1), "--out", str(s2), "--config", str(recipe), *sets]),
+                 expected_seconds("stage2", scenes, configs[kind])),
         ]
     for name in ("identity", "neurop", "bno"):
         checkpoint = "identity" if name == "identity" else str(runs / f"{name}-s2")
-        steps.append(Step(f"evaluate {name}", _module_command(train_cli, ["evaluate", "--checkpoint", checkpoint, "--data", str(data / "pairs"), "--out", str(out / "eval" / name), "--json", str(out / "eval" / f"{name}.json")])))
-    started = time.perf_counter()
-    with open(out / "demo.log", "w") as log:
-        for step in steps:
-            _run(step, log)
-        by_stem = {path.stem: path for path in raws.iterdir() if is_raw_path(path)}
-        test_raws = [str(by_stem[path.stem]) for path in sorted((data / "pairs" / "testA").glob("*.tif")) if path.stem in by_stem]
-        for name, extra in (("bno", ["--xmp"]), ("neurop", [])):
-            step = Step(f"enhance {name}", _module_command("bno.pipelines.cli.enhance", [*test_raws, "--checkpoint", str(runs / f"{name}-s2"), "--out", str(enhanced / name), *extra]))
-            _run(step, log)
-            steps.append(step)
-    return write_report(out, steps, time.perf_counter() - started, raws, targets)
+        args = ["evaluate", "--checkpoint", checkpoint, "--data", str(data / "pairs"), "--out", str(out / "eval" / name), "--json", str(out / "eval" / f"{name}.json")]
+        steps.append(Step(f"evaluate {name}", _module_command(_TRAIN, args), expected_seconds("evaluate", scenes)))
+    for name in MODELS:
+        extra = ["--xmp"] if name == "bno" else []
+
+        def argv(name: str = name, extra: list[str] = extra) -> list[str]:
+            return _module_command(_ENHANCE, [*_test_raws(raws, data / "pairs"), "--checkpoint", str(runs / f"{name}-s2"), "--out", str(enhanced / name), *extra])
+
+        steps.append(Step(f"enhance {name}", argv, expected_seconds("enhance", scenes)))
+    return steps
 
 
-def write_report(out: Path, steps: list[Step], total: float, raws: Path, targets: Path) -> Path:
-    """Assemble ``out/report.html`` from the outputs of :func:`run_demo`."""
-    data, runs, enhanced = out / "data", out / "runs", out / "enhanced"
-    report = Report("BNO demo: Lightroom-equivalent operators → Bilateral Neural Operators")
-    report.paragraph(
-        f"Bundled sample raws ({raws}) with expert renders ({targets}); every step below is a public command. "
-        f"Total wall time {total / 60:.1f} min."
-    )
-    report.heading("Steps")
-    report.table([{"step": s.name, "seconds": round(s.seconds, 1), "command": s.command} for s in steps], ["step", "seconds", "command"], digits=1)
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of every finished subprocess so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
-    report.heading("Operator data (bno-synth generate → preview)")
-    report.paragraph("Each row a scene, each column a level of the operator's schedule (slider value on top).", note=True)
-    report.images((path, f"{path.stem}: contact sheet") for path in sorted((data / "init" / "preview").glob("*.png")))
 
-    report.heading("Training")
-    for kind in ("bno", "neurop"):
-        for stage in ("s1", "s2"):
-            curve = runs / f"{kind}-{stage}" / "loss_curve.png"
-            if curve.exists():
-                report.image(curve, f"{kind} stage {stage[1]}: training loss and held-out PSNR per epoch")
-    stage1 = []
-    for kind in ("bno", "neurop"):
-        for row in _last_test_rows(runs / f"{kind}-s1"):
-            stage1.append({"model": kind, "operator": row["op"], "held-out PSNR (dB)": row["psnr"], "input A vs target B (dB)": row.get("psnr_input")})
-    report.paragraph("Stage 1, held-out scenes, last epoch:")
-    report.table(stage1, digits=2)
+def _run_step(index: int, step: Step, log, display: Display) -> None:
+    """Run one step, its output to ``log``; raise :class:`StepFailed` when it exits non-zero."""
+    argv = step.resolve()
+    display.begin(index, step.name, step.command)
+    log.write(f"\n$ {step.command}\n".encode())
+    log.flush()
+    started, cpu = time.perf_counter(), _children_cpu()
+    status, tail = run_command(argv, log, display.tick, cwd=Path.cwd())
+    step.seconds, step.cpu_seconds = time.perf_counter() - started, _children_cpu() - cpu
+    display.end(index, step.name, step.seconds, status == 0)
+    if status != 0:
+        raise StepFailed(f"step '{step.name}' failed (exit {status}): {tail.last_line or 'no output'}; see {log.name}")
 
-    report.heading("Stage 2 on the test split")
-    metrics = []
-    for name in ("identity", "neurop", "bno"):
-        summary = json.loads((out / "eval" / f"{name}.json").read_text())
-        metrics.append({"model": name, **{key: summary.get(key) for key in ("psnr", "ssim", "delta_e76", "delta_e2000", "images")}})
-    report.table(metrics, ["model", "psnr", "ssim", "delta_e76", "delta_e2000", "images"], digits=3)
-    for strip in sorted((out / "eval" / "bno" / "strips").glob("*.png")):
-        report.image(strip, f"BNO {strip.stem}: input | output | target | |diff|")
 
-    report.heading("Before and after: the test raws")
-    report.paragraph("As-shot render | NeurOp | BNO | expert (RawTherapee). Slider read-outs below.", note=True)
-    rows = []
-    for record_path in sorted((enhanced / "bno").glob("*.json")):
-        record = json.loads(record_path.read_text())
-        source = Path(record["input"])
-        before = prophoto_to_srgb(decode_raw(source).image)
-        images = [before]
-        for kind in ("neurop", "bno"):
-            images.append(read_image(enhanced / kind / f"{source.stem}.tif").pixels)
-        expert = expert_render(targets, source.stem)
-        if expert is not None:
-            images.append(read_image(expert).pixels)
-        report.image(_strip(images), source.stem)
-        rows.append({"image": source.stem, **{code: round(v, 3) for code, v in record["strengths"].items()}, "edits": record["edits"], "sidecar": Path(record.get("xmp", "")).name})
-    report.heading("Slider read-outs (BNO strengths → Lightroom sliders, XMP sidecars beside the outputs)")
-    report.paragraph("≈ marks approximate read-outs: stage 2 trained the operators away from their stage-1 slider meaning.", note=True)
-    report.table(rows, digits=3)
-    return report.write(out / "report.html")
+def run_demo(out: Path, raws: Path, targets: Path, overrides: tuple[str, ...] = (), quick: bool = False,
+             stream: TextIO | None = None, heartbeat: float = 60.0) -> Path:
+    """Run every step into ``out`` and write ``out/report.html``; returns the report's path.
+
+    Progress goes to ``stream`` (default: stderr): redrawn in place on a terminal, else one line
+    per step and a heartbeat every ``heartbeat`` seconds of a long step.
+    """
+    from bno.pipelines.demo.story import write_report  # matplotlib and the image codecs: only once the steps ran
+
+    budget = BUDGETS["quick" if quick else "full"]
+    steps = plan_steps(out, raws, targets, budget, overrides)
+    report_step = Step("report", [], expected_seconds("report", _scene_counts(raws)))
+    out.mkdir(parents=True, exist_ok=True)
+    run = Run(out, raws, targets, budget, steps, load_before=os.getloadavg(), overrides=overrides)
+    display = make_display([step.expected for step in steps] + [report_step.expected], stream, heartbeat)
+    started, ok = time.perf_counter(), False
+    try:
+        with open(out / "demo.log", "wb") as log:
+            for index, step in enumerate(steps):
+                _run_step(index, step, log, display)
+        display.begin(len(steps), report_step.name, f"write {out / 'report.html'}")
+        run.seconds, run.load_after = time.perf_counter() - started, os.getloadavg()
+        path = write_report(run)
+        display.end(len(steps), report_step.name, time.perf_counter() - started - run.seconds, True)
+        ok = True
+        return path
+    finally:
+        display.close(ok)
+
