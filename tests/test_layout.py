@@ -96,3 +96,32 @@ def test_editing_and_evaluating_do_not_load_training():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("command", ["bno-synth", "bno-synth generate", "bno-synth apply", "bno-train", "bno-train stage1", "bno-enhance", "bno-bench", "bno-demo"])
+def test_help_imports_neither_torch_nor_colour_science(command):
+    """``--help`` stays fast (well under a second): the work and its heavy libraries load only when a command runs."""
+    program, *sub = command.split()
+    module = {"bno-synth": "synth", "bno-train": "train", "bno-enhance": "enhance", "bno-bench": "bench", "bno-demo": "demo"}[program]
+    code = (
+        "import sys\n"
+        f"from bno.pipelines.cli.{module} import main\n"
+        f"try:\n    main({[*sub, '--help']!r}, prog_name={program!r})\n"
+        "except SystemExit as end:\n    assert end.code == 0, end.code\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'torch', 'colour', 'cv2', 'dask', 'rawpy'})\n"
+        "print(heavy, file=sys.stderr)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "[]"
+
+
+def test_cli_choices_spelt_out_for_speed_match_their_sources():
+    from bno.pipelines.cli.enhance import DEFAULT_QUALITY, FORMATS
+    from bno.pipelines.cli.generate import FORMAT_CHOICES
+    from bno.pipelines.data.manifest import FORMATS as RENDER_FORMATS
+    from bno.pipelines.edit.enhance import OUTPUT_FORMATS
+    from bno.synth.io import JPEG_QUALITY
+
+    assert FORMATS == OUTPUT_FORMATS and DEFAULT_QUALITY == JPEG_QUALITY
+    assert set(FORMAT_CHOICES) == set(RENDER_FORMATS)

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import click
 
+import bno
 from bno.pipelines.cli.common import report_errors, root_options
-from bno.pipelines.demo.workflow import SAMPLES, StepFailed, run_demo
+
+#: The bundled samples (package data).
+SAMPLES = bno.resource_path("samples")
 
 __all__ = ["main"]
 
@@ -24,13 +27,15 @@ __all__ = ["main"]
 @click.option("--heartbeat", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="When stderr is not a terminal: seconds between progress lines within a long step (0: one line per step only).")
 @root_options
-@report_errors(also=(StepFailed,))
+@report_errors(also=(RuntimeError,))  # a step that failed: StepFailed, naming the step and the log
 def main(out: Path, raws: Path, targets: Path, quick: bool, overrides: tuple[str, ...], heartbeat: float) -> None:
     """Generate → stage 1 → stage 2 (BNO and NeurOp) → evaluate → enhance → OUT/report.html.
 
     Progress (step k of n, elapsed, time left, the step's last line) goes to stderr; each step's
     whole output to OUT/demo.log.
     """
+    from bno.pipelines.demo.workflow import run_demo
+
     report = run_demo(out, raws, targets, overrides, quick=quick, heartbeat=heartbeat)
     click.echo(f"report: {report}")
 
