@@ -33,6 +33,7 @@ from .colour_spaces import prophoto_to_srgb, prophoto_to_srgb8
 from .icc import ProfileName, profile_bytes
 
 __all__ = [
+    "FileError",
     "IMAGE_SUFFIXES",
     "ImageReadError",
     "JPEG_QUALITY",
@@ -62,13 +63,17 @@ _PNG_PARAMS = [
 ]
 
 
-class ImageReadError(ValueError):
-    """An image file that cannot be read; ``str()`` is one line naming the file and the reason."""
+class FileError(ValueError):
+    """A file that cannot be used; ``str()`` is one line naming the file and the reason."""
 
     def __init__(self, path: os.PathLike | str, reason: str):
         super().__init__(f"{path}: {reason}")
         self.path = Path(path)
         self.reason = reason
+
+
+class ImageReadError(FileError):
+    """An image file that cannot be read."""
 
 
 @dataclass(frozen=True)

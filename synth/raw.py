@@ -32,6 +32,7 @@ import numpy as np
 import rawpy
 import tifffile
 
+from .io import FileError
 from .temperature import D50_WHITE, WhitePoint, xy_to_temperature_tint
 
 __all__ = [
@@ -77,13 +78,8 @@ _CFA_COLOURS = "RGBG"
 _DNG_VERSION_TAG = 50706
 
 
-class RawDecodeError(ValueError):
+class RawDecodeError(FileError):
     """A raw file that cannot be decoded; ``str()`` is one line naming the file and the reason."""
-
-    def __init__(self, path: os.PathLike | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

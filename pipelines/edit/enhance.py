@@ -46,7 +46,7 @@ from bno.pipelines.edit.sliders import (
 )
 from bno.pipelines.edit.xmp import xmp_packet
 from bno.synth.colour_spaces import prophoto_to_srgb
-from bno.synth.io import JPEG_QUALITY, atomic_write_bytes, encode_image, read_image
+from bno.synth.io import JPEG_QUALITY, FileError, atomic_write_bytes, encode_image, read_image
 from bno.synth.ops import WhitePoint, get_operator
 from bno.synth.raw import decode_raw, is_raw_path
 
@@ -75,13 +75,8 @@ _MAX_RENAMES = 1000
 _NAME_MAX_FALLBACK = 255
 
 
-class EnhanceError(ValueError):
+class EnhanceError(FileError):
     """One photo that could not be enhanced; ``str()`` is one line naming the file and the reason."""
-
-    def __init__(self, path: os.PathLike | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = Path(path)
-        self.reason = reason
 
 
 @dataclass(frozen=True)
