@@ -348,3 +348,12 @@ def test_symlinked_raw_folders_are_searched(good_raws, tmp_path):
     (raws / "HQa1to700").symlink_to(good_raws, target_is_directory=True)
     found, failures = discover_raws(raws)
     assert failures == [] and len(found) == len(GOOD_SCENES)
+
+
+def test_preview_labels_read_as_lightroom_settings():
+    from bno.pipelines.data.preview import column_label
+
+    assert column_label({"op": "EX", "level": 0, "value": -2.0, "unit": "EV"}) == "Exposure -2.0 EV"
+    assert column_label({"op": "WB", "level": 3, "value": 5499.98, "unit": "K"}) == "Temperature 5500 K"
+    assert column_label({"op": "BC", "level": 0, "value": -100.0, "unit": "slider"}) == "Blacks -100"
+    assert column_label({"op": "VB", "level": 20, "value": 100.0, "unit": "slider"}) == "Vibrance +100"

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bno.synth.ops import get_operator
 from bno.synth.io import atomic_write_bytes
 
 from bno.pipelines.data.manifest import MANIFEST_JSONL, read_manifest
@@ -46,11 +47,17 @@ def _label(canvas: np.ndarray, text: str, x: int, y: int, scale: float = 0.38) -
     cv2.putText(canvas, text, (x, y), cv2.FONT_HERSHEY_SIMPLEX, scale, _TEXT, 1, cv2.LINE_AA)
 
 
-def _column_label(record: dict[str, Any]) -> str:
+def column_label(record: dict[str, Any]) -> str:
+    """A tile's label as Lightroom shows the setting (``Exposure -2.0 EV``, ``Temperature 5500 K``; ASCII for OpenCV)."""
     if record.get("op") == "pair":
         return str(record.get("role"))
     value = float(record.get("value", 0.0))
-    return f"L{record.get('level')}: {value:.6g} {record.get('unit', '')}".strip()
+    try:
+        op = get_operator(str(record.get("op")))
+    except KeyError:
+        return f"level {record.get('level')}: {value:.6g}"
+    shown = {"K": f"{value:.0f} K", "EV": f"{value:+.1f} EV"}.get(op.unit, f"{value:+.0f}")  # as Lightroom shows it
+    return f"{op.slider} {shown}"
 
 
 def _tile(root: DatasetRoot, record: dict[str, Any], height: int) -> np.ndarray:
@@ -91,7 +98,7 @@ def contact_sheet(root: os.PathLike | str, records: list[dict[str, Any]], scenes
         _label(sheet, scene[:22], 4, top + _LABEL_HEIGHT + tile_height // 2)
         for col, (record, tile) in enumerate(zip(picked, tiles)):
             left = _ROW_LABEL_WIDTH + col * (tile_width + _GAP)
-            _label(sheet, _column_label(record), left, top + _LABEL_HEIGHT - 5)
+            _label(sheet, column_label(record), left, top + _LABEL_HEIGHT - 5)
             tile8 = np.rint(np.clip(tile, 0.0, 1.0) * 255).astype(np.uint8)
             sheet[top + _LABEL_HEIGHT : top + _LABEL_HEIGHT + tile.shape[0], left : left + tile.shape[1]] = tile8
     return sheet.astype(np.float32) / np.float32(255)

@@ -180,6 +180,7 @@ class RunDir:
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
+        from matplotlib.ticker import MaxNLocator
 
         fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(10, 4))
         for splits, ax, key in ((("train",), ax_loss, "loss"), (("test", "val"), ax_psnr, "psnr")):
@@ -191,6 +192,7 @@ class RunDir:
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", markersize=3, label=name)
             ax.set_xlabel("epoch")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(f"{'/'.join(splits)} {key}" + (" (dB)" if key == "psnr" else ""))
             if series:
                 ax.legend(fontsize=8)
