@@ -186,12 +186,22 @@ def _load_into(model: SequentialRetoucher, state: Mapping[str, torch.Tensor], so
     model.load_state_dict(state, strict=True)
 
 
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def _load_foreign_pth(path: Path) -> SequentialRetoucher:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: refused or unreadable torch file (weights_only load): {first}") from None
+    except OSError as exc:
+        raise CheckpointError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    except pickle.UnpicklingError as exc:
+        if "Weights only load failed" in str(exc):  # torch's own refusal; its advice to disable it is not repeated
+            raise CheckpointError(f"{path}: refused: loading it would build objects other than tensors (it could run code)") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)})") from None
+    except Exception as exc:  # any other way an arbitrary file trips the unpickler (IndexError, KeyError, …)
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: not a state dict of tensors")
     try:

@@ -53,9 +53,21 @@ def test_malicious_pickle_is_refused_and_never_runs(tmp_path, monkeypatch):
     evil = tmp_path / "evil.pth"
     with open(evil, "wb") as f:
         pickle.dump({"ex_renderer.encoder.weight": _RunsCode()}, f)
-    with pytest.raises(CheckpointError, match="evil.pth"):
+    with pytest.raises(CheckpointError, match="evil.pth") as refused:
         load_checkpoint(evil)
     assert not marker.exists()
+    message = str(refused.value)
+    assert "refused" in message and "weights_only" not in message and len(message.splitlines()) == 1  # no advice to switch safety off
+
+
+@pytest.mark.parametrize("content", [b"root:x:0:0:root:/root:/bin/bash\n" * 20, b"hello", b"", b"\x80\x04K"])
+def test_any_file_named_pth_is_one_line_naming_it(tmp_path, content):
+    """Files that trip the unpickler in other ways (IndexError, KeyError, EOF …) are CheckpointErrors too."""
+    path = tmp_path / "weights.pth"
+    path.write_bytes(content)
+    with pytest.raises(CheckpointError, match=r"weights\.pth: not a PyTorch checkpoint") as error:
+        load_checkpoint(path)
+    assert len(str(error.value).splitlines()) == 1
 
 
 def test_corrupt_safetensors_is_a_clear_error(tmp_path):
