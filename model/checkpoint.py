@@ -26,9 +26,11 @@ from typing import Any
 import torch
 from pydantic import ValidationError
 from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from safetensors.torch import load_file
+from safetensors.torch import save as save_safetensors
 
 import bno
+from bno.files import atomic_write_bytes
 from bno.schema import describe_error, missing_keys
 
 from ._schema import ConfigModel
@@ -147,11 +149,9 @@ def save_checkpoint(
     out = Path(directory)
     out.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    tmp = out / (WEIGHTS_NAME + ".tmp")
     # One metadata key: safetensors writes the metadata map in hash order, so two keys would
     # make identical models give different bytes. The model kind is in config.json.
-    save_file(state, str(tmp), metadata={"format": FORMAT})
-    os.replace(tmp, out / WEIGHTS_NAME)
+    atomic_write_bytes(out / WEIGHTS_NAME, save_safetensors(state, metadata={"format": FORMAT}))
     record = {
         "format": FORMAT,
         "version": VERSION,
@@ -159,9 +159,7 @@ def save_checkpoint(
         "config": _config_dict(model),
         "provenance": dict(provenance or {}),
     }
-    tmp = out / (CONFIG_NAME + ".tmp")
-    tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, out / CONFIG_NAME)
+    atomic_write_bytes(out / CONFIG_NAME, (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
     return out
 
 

@@ -89,7 +89,7 @@ from pathlib import Path
 import numpy as np
 import tifffile
 
-from .io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 __all__ = [
     "CFA_PATTERNS",

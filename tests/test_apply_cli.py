@@ -13,7 +13,8 @@ from PIL import Image
 from raw_factory import make_scene_dng
 from bno.synth.dng import write_dng
 from bno.synth.icc import linear_prophoto_profile, srgb_profile
-from bno.synth.io import TEMP_SUFFIX, read_image, write_image
+from bno.files import TEMP_SUFFIX
+from bno.synth.io import read_image, write_image
 from bno.pipelines.cli.synth import main
 from test_io import png_claiming
 from test_raw import write_linear_dng

@@ -28,7 +28,8 @@ from bno.pipelines.data.manifest import (
 )
 from bno.pipelines.data.fivek import SplitRule, fivek_id, split_of
 from bno.pipelines.cli.synth import main
-from bno.synth.io import TEMP_SUFFIX, read_image
+from bno.files import TEMP_SUFFIX
+from bno.synth.io import read_image
 from bno.synth.ops import OPERATORS, WhitePoint
 
 LEVELS = 3

@@ -91,7 +91,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError("disk full")
 
-    monkeypatch.setattr("bno.synth.io.os.replace", broken_replace)
+    monkeypatch.setattr("bno.files.os.replace", broken_replace)
     with pytest.raises(OSError):
         atomic_write_bytes(target, b"new")
     assert target.read_bytes() == b"old"

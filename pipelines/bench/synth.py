@@ -68,7 +68,7 @@ def _naive_per_output(path: Path, out: Path, render) -> float:
     from bno.synth.ops import OPERATORS
     from bno.synth.raw import decode_raw
 
-    from bno.synth.io import atomic_write_bytes
+    from bno.files import atomic_write_bytes
 
     times = []
     for op in OPERATORS.values():

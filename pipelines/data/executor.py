@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from bno.pipelines.data.manifest import RECORDS_DIR
 from bno.pipelines.data.records import failure_record
-from bno.synth.io import TEMP_SUFFIX
+from bno.files import TEMP_SUFFIX
 
 __all__ = ["WORKER_ENV", "GenerateResult", "clean_temp_files", "default_workers", "execute", "limit_threads"]
 

@@ -42,7 +42,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 from bno.synth.ops import OPERATORS, get_operator
 
 from bno.pipelines.data.executor import GenerateResult, clean_temp_files, execute, limit_threads

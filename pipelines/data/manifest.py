@@ -37,7 +37,7 @@ import bno
 from bno.pipelines.data.provenance import code_version, package_version
 from bno.pipelines.data.fivek import FIVEK_ID_PATTERN, SplitRule
 from bno.schema import Real, Schema, first_problem
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 from bno.synth.ops import OPERATORS, get_operator
 
 __all__ = [

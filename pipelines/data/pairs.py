@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 from bno.pipelines.data.executor import GenerateResult, clean_temp_files, execute, limit_threads
 from bno.pipelines.data.generate import discover_raws, select_scenes

@@ -62,7 +62,7 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 __all__ = [
     "CURATED",

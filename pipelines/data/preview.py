@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from bno.synth.ops import get_operator
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 from bno.pipelines.data.manifest import MANIFEST_JSONL, read_manifest
 from bno.pipelines.data.paths import DatasetRoot

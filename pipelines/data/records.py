@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bno.pipelines.data.manifest import RECORDS_DIR, sha256_file
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 __all__ = ["failure_record", "load_complete_records", "remove_stale", "write_records"]
 

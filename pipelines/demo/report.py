@@ -17,7 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from bno.synth.io import atomic_write_bytes, encode_image
+from bno.files import atomic_write_bytes
+
+from bno.synth.io import encode_image
 
 __all__ = ["ImageSource", "Report"]
 

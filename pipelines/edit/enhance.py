@@ -15,7 +15,7 @@ as display sRGB) and writes, per photo:
 whose image, JSON and XMP names are all free: not an input of the run, not an existing file,
 not claimed by an earlier photo of the run. It tries ``<stem>``, then ``<stem>.bno``,
 ``<stem>.bno-2``, ``<stem>.bno-3`` … and says which file the plain name would have replaced.
-Files are then created with :func:`~bno.synth.io.atomic_write_bytes` ``(exclusive=True)``, so
+Files are then created with :func:`~bno.files.atomic_write_bytes` ``(exclusive=True)``, so
 a file that appears in the meantime is not replaced either.
 
 A photo's files are written sidecars first, image last; when a write fails (disk full …) the
@@ -46,7 +46,8 @@ from bno.pipelines.edit.sliders import (
 )
 from bno.pipelines.edit.xmp import xmp_packet
 from bno.synth.colour_spaces import prophoto_to_srgb
-from bno.synth.io import JPEG_QUALITY, FileError, atomic_write_bytes, encode_image, read_image
+from bno.files import atomic_write_bytes
+from bno.synth.io import JPEG_QUALITY, FileError, encode_image, read_image
 from bno.synth.ops import WhitePoint, get_operator
 from bno.synth.raw import decode_raw, is_raw_path
 

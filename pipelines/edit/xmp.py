@@ -26,7 +26,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 __all__ = ["CRS_NAMESPACE", "CameraRawSettings", "parse_xmp", "xmp_packet", "write_xmp"]
 

@@ -36,7 +36,8 @@ from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
 from bno.pipelines.evaluate.metrics import LpipsMetric, lpips_status
 from bno.synth.metrics import HIGHER_IS_BETTER, METRICS
 from bno.pipelines.data.paired import load_paired_data, to_float, to_tensor
-from bno.synth.io import atomic_write_bytes, read_image, write_image
+from bno.files import atomic_write_bytes
+from bno.synth.io import read_image, write_image
 
 __all__ = ["DIFF_GAIN", "evaluate", "format_table", "strip_image"]
 

@@ -25,7 +25,7 @@ import torch
 import torch.nn.functional as F
 
 from bno.model import SequentialRetoucher
-from bno.synth.io import atomic_write_bytes
+from bno.files import atomic_write_bytes
 
 __all__ = ["fit_strengths", "plot_strengths"]
 

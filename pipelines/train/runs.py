@@ -24,6 +24,7 @@ before the run are left alone.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import pickle
@@ -37,6 +38,7 @@ from typing import Any
 import torch
 import yaml
 
+from bno.files import atomic_write_bytes
 from bno.model import CheckpointError, SequentialRetoucher, save_checkpoint
 from bno.model.checkpoint import COMPLETE, WEIGHTS_NAME, checkpoint_dir
 
@@ -80,7 +82,7 @@ class RunDir:
         self.path.mkdir(parents=True, exist_ok=True)
         self.write_config(config)
         record = {**info, "code": {**code_version(), "torch": torch.__version__}, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), "command": sys.argv}
-        self._atomic_text(self.path / "run.json", json.dumps(record, indent=2, sort_keys=True) + "\n")
+        atomic_write_bytes(self.path / "run.json", (json.dumps(record, indent=2, sort_keys=True) + "\n").encode())
 
     def _has_checkpoint(self) -> bool:
         return any(checkpoint_dir(self.ckpt_root / name) is not None for name in ("last", "best"))
@@ -112,19 +114,13 @@ class RunDir:
 
     def write_config(self, config: TrainConfig) -> None:
         if self.writer:
-            self._atomic_text(self.path / "config.yaml", yaml.safe_dump(config_to_dict(config), sort_keys=False))
+            atomic_write_bytes(self.path / "config.yaml", yaml.safe_dump(config_to_dict(config), sort_keys=False).encode())
 
     def info(self) -> dict[str, Any]:
         return json.loads((self.path / "run.json").read_text())
 
     def config(self, overrides: Iterable[str] = ()) -> TrainConfig:
         return load_config(self.path / "config.yaml", list(overrides))
-
-    @staticmethod
-    def _atomic_text(path: Path, text: str) -> None:
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, path)
 
     # ------------------------------------------------------------------ metrics
 
@@ -167,7 +163,7 @@ class RunDir:
         if not self.writer or not self.metrics_path.is_file():
             return
         keep = [r for r in self.metrics() if int(r.get("global_step", 0)) <= global_step]
-        self._atomic_text(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep))
+        atomic_write_bytes(self.metrics_path, "".join(json.dumps(r, sort_keys=True) + "\n" for r in keep).encode())
 
     def plot(self) -> Path | None:
         """Write ``loss_curve.png``: mean training loss and validation PSNR per epoch (per op in stage 1)."""
@@ -201,10 +197,10 @@ class RunDir:
         fig.suptitle(self.path.name)
         fig.tight_layout()
         out = self.path / "loss_curve.png"
-        tmp = self.path / "loss_curve.tmp.png"
-        fig.savefig(tmp, dpi=90)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png", dpi=90)
         plt.close(fig)
-        os.replace(tmp, out)
+        atomic_write_bytes(out, buffer.getvalue())
         return out
 
     # ------------------------------------------------------------------ checkpoints
@@ -227,7 +223,9 @@ class RunDir:
             shutil.rmtree(tmp)
         save_checkpoint(model, tmp, provenance=provenance)
         if trainer_state is not None:
-            torch.save(dict(trainer_state), tmp / TRAINER_STATE)
+            buffer = io.BytesIO()
+            torch.save(dict(trainer_state), buffer)
+            atomic_write_bytes(tmp / TRAINER_STATE, buffer.getvalue())
         if extra is not None:
             (tmp / "score.json").write_text(json.dumps(dict(extra), indent=2, sort_keys=True) + "\n")
         (tmp / COMPLETE).write_text("ok\n")
