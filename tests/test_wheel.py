@@ -54,7 +54,9 @@ def venv(tmp_path_factory, wheel) -> Path:
 def test_the_wheel_holds_one_top_level_package_and_its_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"bno", f"{wheel.name.split('-py')[0]}.dist-info"}
-    for shipped in ("bno/data_manifest.yaml", "bno/configs/demo.yaml", "bno/samples/LICENSES.md", "bno/synth/ops/exposure.py"):
+    shipped_files = ("bno/data_manifest.yaml", "bno/configs/demo.yaml", "bno/configs/photoset.yaml", "bno/samples/LICENSES.md",
+                     "bno/synth/ops/exposure.py", "bno/schema.py", "bno/files.py", "bno/weights/bno/model.safetensors")
+    for shipped in shipped_files:
         assert shipped in names
     assert any(name.startswith("bno/samples/raws/") and name.endswith(".dng") for name in names)
     assert not any(name.startswith(("bno/tests/", "bno/scripts/")) for name in names)
