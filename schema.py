@@ -13,14 +13,17 @@ schema itself, for ``bno-train config``.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError
 
-__all__ = ["Real", "Schema", "SchemaRow", "describe_error", "first_problem", "missing_keys", "schema_rows"]
+__all__ = ["DEVICE_PATTERN", "Real", "Schema", "SchemaRow", "describe_error", "first_problem", "missing_keys", "schema_rows"]
 
+#: How a torch device may be written anywhere (recipes, ``--device``): auto, cpu, mps, cuda or cuda:N.
+DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 #: A finite number: an int or a float, never a bool, a string, NaN or ±inf.
 Real = Annotated[float, Strict(), Field(allow_inf_nan=False)]
 

@@ -5,14 +5,12 @@ One picker for every command that runs a model (training, evaluation, enhancing,
 
 from __future__ import annotations
 
-import re
-
 import torch
 
-__all__ = ["DEVICE_PATTERN", "DeviceError", "parse_device", "pick_device"]
+from bno.schema import DEVICE_PATTERN
 
-#: What a device may be written as.
-DEVICE_PATTERN = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+__all__ = ["DeviceError", "parse_device", "pick_device"]
+
 
 
 class DeviceError(ValueError):

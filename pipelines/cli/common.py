@@ -12,11 +12,12 @@ Kept light: importing it does not import torch, so ``--help`` stays fast.
 from __future__ import annotations
 
 import functools
-import re
 import sys
 from typing import Callable, TypeVar
 
 import click
+
+from bno.schema import DEVICE_PATTERN
 
 __all__ = ["DEVICE", "EXIT_BAD_INPUT", "OperatorType", "UserError", "device_option", "one_line", "report_errors", "root_options"]
 
@@ -78,11 +79,10 @@ class DeviceType(click.ParamType):
     """``auto``, ``cpu``, ``cuda`` or ``cuda:N`` (spelling checked here; presence when the model starts)."""
 
     name = "auto|cpu|cuda[:N]|mps"
-    _pattern = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
 
     def convert(self, value, param, ctx) -> str:
         spec = str(value).strip().lower()
-        if not self._pattern.match(spec):
+        if not DEVICE_PATTERN.match(spec):
             self.fail(f"{value!r} is not auto, cpu, cuda, cuda:N or mps", param, ctx)
         return spec
 

@@ -24,7 +24,6 @@ mapping is filled in by stage 1. The resolved config is written into each run di
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
@@ -35,7 +34,7 @@ from pydantic_core import PydanticCustomError
 
 from bno.model import BNOConfig, NeurOpConfig
 
-from bno.schema import Real, Schema, first_problem
+from bno.schema import DEVICE_PATTERN, Real, Schema, first_problem
 from bno.pipelines.train.losses import LOSSES
 
 __all__ = [
@@ -248,7 +247,7 @@ class TrainConfig(Schema):
     @field_validator("device")
     @classmethod
     def _known_device(cls, value: str) -> str:
-        if not re.fullmatch(r"auto|cpu|mps|cuda(:\d+)?", value):
+        if not DEVICE_PATTERN.match(value):
             raise ValueError(f"expected auto, cpu, cuda, cuda:N or mps, got {value!r}")
         return value
 
