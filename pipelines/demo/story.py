@@ -241,18 +241,19 @@ def _before_after(out: Path, record: Mapping[str, Any], targets: Path) -> list[t
     """As shot | NeurOp | BNO | expert of one enhanced raw."""
     source = Path(record["input"])
     panels: list[tuple[ImageSource, str]] = [(prophoto_to_srgb(decode_raw(source).image), "as shot (input)")]
-    for kind in ("neurop", "bno"):
-        path = out / "enhanced" / kind / f"{source.stem}.tif"
-        if path.is_file():
-            panels.append((read_image(path).pixels, MODEL_NAMES[kind]))
+    for kind in ("neurop", "bno"):  # the output each run's record names (bno-enhance may have renamed it)
+        outputs = [Path(r["output"]) for r in _enhanced_records(out, kind) if r.get("input") == record["input"]]
+        if outputs and outputs[-1].is_file():
+            panels.append((read_image(outputs[-1]).pixels, MODEL_NAMES[kind]))
     expert = expert_render(targets, source.stem)  # exact name: FiveK names may hold [...] (a glob class)
     if expert is not None:
         panels.append((read_image(expert).pixels, "expert (RawTherapee)"))
     return [(_fit_height(np.clip(image, 0, 1).astype(np.float32), 220), label) for image, label in panels]
 
 
-def _enhanced_records(out: Path) -> list[dict[str, Any]]:
-    return [_read_json(path) for path in sorted((out / "enhanced" / "bno").glob("*.json"))]
+def _enhanced_records(out: Path, kind: str = "bno") -> list[dict[str, Any]]:
+    """The JSON records ``bno-enhance`` wrote for ``kind``'s outputs (each names its input and output)."""
+    return [_read_json(path) for path in sorted((out / "enhanced" / kind).glob("*.json"))]
 
 
 # --------------------------------------------------------------------------- sections
