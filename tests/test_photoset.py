@@ -211,6 +211,25 @@ def test_plan_and_split_on_a_hundred_photos():
         assert split[f"p{i:03d}"] == split[f"p{i + 1:03d}"]
 
 
+def test_plan_with_given_ids_keeps_them_and_draws_the_rest_as_without():
+    """Fixed ids (the bundled samples put their test photos in a4501…a5000): kept, layouts in id order,
+    each photo's camera, light and exposure as drawn without them; bad ids refused."""
+    photos = [Photo(f"p{i}", f"pkg{i % 3}", "1", f"x/{i}.jpg", f"/nonexistent/{i}.jpg", "a", "CC0", "c") for i in range(9)]
+    ids = {f"p{i}": 4900 - 37 * i for i in range(9)}
+    shots = plan_shots(photos, seed=5, ids=ids)
+    assert {s.key: s.fivek_id for s in shots} == ids
+    by_id = sorted(shots, key=lambda s: s.fivek_id)
+    assert [s.pattern for s in by_id] == [CFA_PATTERNS[i % 4] for i in range(9)]
+    drawn = {s.key: s for s in plan_shots(photos, seed=5)}
+    for shot in shots:
+        other = drawn[shot.key]
+        assert (shot.camera, shot.temperature, shot.as_shot_tint, shot.ev, shot.iso) == (other.camera, other.temperature, other.as_shot_tint, other.ev, other.iso)
+        assert shot.name.startswith(f"a{shot.fivek_id:04d}-")
+    for bad in ({**ids, "p0": ids["p1"]}, {k: v for k, v in ids.items() if k != "p3"}, {**ids, "p2": 5001}):
+        with pytest.raises(ValueError, match="distinct FiveK id"):
+            plan_shots(photos, seed=5, ids=bad)
+
+
 def test_tiny_split_keeps_train_and_test():
     photos = [Photo(f"k{i}", "pkg", "1", "p", "f", "a", "l", "s") for i in range(3)]
     split = assign_splits(photos, seed=0)

@@ -459,19 +459,29 @@ def _camera_file_name(camera: str, fivek_id: int, rng: np.random.Generator) -> s
     return f"a{fivek_id:04d}-{name}"
 
 
-def plan_shots(photos: Sequence[Photo], seed: int = 0) -> list[Shot]:
+def plan_shots(photos: Sequence[Photo], seed: int = 0, ids: Mapping[str, int] | None = None) -> list[Shot]:
     """One shot per photo, drawn from ``seed`` (module docstring, step 3); split left as train.
 
     Ids are distinct, spread over 1 … 5000 and given in a seeded order (not the
-    package order); CFA layouts cycle in that order so all four occur.
+    package order); CFA layouts cycle in that order so all four occur. ``ids``
+    (``{photo key: FiveK id}``, every photo, distinct, 1 … 5000) fixes the ids
+    instead, e.g. to put chosen photos in FiveK's test range (the bundled samples);
+    the layouts then cycle in id order. Everything else is drawn as without it.
     """
     from bno.synth.dng import CFA_PATTERNS
 
     if len(photos) > 5000:
         raise ValueError(f"FiveK ids stop at 5000; got {len(photos)} photos")
     rng = _rng(seed, "photoset-ids")
-    ids = np.sort(rng.choice(np.arange(1, 5001), size=len(photos), replace=False))
-    order = rng.permutation(len(photos))
+    if ids is None:
+        sorted_ids = np.sort(rng.choice(np.arange(1, 5001), size=len(photos), replace=False))
+        order = rng.permutation(len(photos))
+    else:
+        given = [ids.get(photo.key) for photo in photos]
+        if any(i is None or not 1 <= int(i) <= 5000 for i in given) or len(set(given)) != len(given):
+            raise ValueError("ids must give every photo a distinct FiveK id in 1 … 5000")
+        order = np.argsort(np.asarray(given, dtype=np.int64), kind="stable")
+        sorted_ids = np.asarray(given, dtype=np.int64)[order]
     cameras, weights = list(CAMERA_WEIGHTS), np.asarray(list(CAMERA_WEIGHTS.values()))
     shots = []
     for position, index in enumerate(order):
@@ -482,7 +492,7 @@ def plan_shots(photos: Sequence[Photo], seed: int = 0) -> list[Shot]:
         temperature, tint = round(1e6 / mired, 1), round(float(draw.uniform(-TINT_RANGE, TINT_RANGE)), 2)
         as_shot_t = round(float(np.clip(temperature + draw.uniform(-AS_SHOT_ERROR_K, AS_SHOT_ERROR_K), 2000.0, 50000.0)), 1)
         as_shot_tint = round(tint + float(draw.uniform(-AS_SHOT_ERROR_TINT, AS_SHOT_ERROR_TINT)), 2)
-        fivek_id = int(ids[position])
+        fivek_id = int(sorted_ids[position])
         shots.append(
             Shot(
                 key=photo.key,
@@ -586,10 +596,13 @@ def _orientation(height: int, width: int, shot: Shot) -> int:
     return 6 if shot.fivek_id % 2 else 8
 
 
-def make_shot(photo: Photo, shot: Shot, out: str, seed: int = 0, long_edge: int = DEFAULT_LONG_EDGE) -> dict[str, Any]:
+def make_shot(photo: Photo, shot: Shot, out: str, seed: int = 0, long_edge: int = DEFAULT_LONG_EDGE,
+              raw_folder: str | None = None) -> dict[str, Any]:
     """Write ``expert/<name>.jpg`` and ``<folder>/<name>.dng`` for one photo; return ``{scene, status, record}``.
 
-    Never raises: a failure is ``{scene, status: "failed", reason}``.
+    ``raw_folder``: where the raw goes, relative to ``out`` (default: FiveK's folder for its id,
+    :attr:`Shot.folder`; the bundled samples use ``raws``). Never raises: a failure is
+    ``{scene, status: "failed", reason}``.
     """
     from bno.pipelines.data.records import failure_record
     from bno.pipelines.data.manifest import sha256_bytes
@@ -614,7 +627,7 @@ def make_shot(photo: Photo, shot: Shot, out: str, seed: int = 0, long_edge: int 
         noise = np.random.default_rng([int(seed), seed_from_name(shot.name)])
         cfa = sensor_readout(signal, noise, shot.iso, camera.black, camera.white)
         neutral = camera_neutral(camera.color_matrix, shot.as_shot_temperature, shot.as_shot_tint)
-        raw_path = out_path / shot.folder / f"{shot.name}.dng"
+        raw_path = out_path / (raw_folder or shot.folder) / f"{shot.name}.dng"
         raw_path.parent.mkdir(parents=True, exist_ok=True)
         write_dng(raw_path, cfa, shot.pattern, camera.black, camera.white, camera.color_matrix, tuple(float(v) for v in neutral),
                   orientation=orientation, make="BNO", model=camera.model, unique_camera_model=f"BNO {camera.model} ({camera.source} ColorMatrix)",
