@@ -1,4 +1,4 @@
-"""The runnable examples in the docstrings of ``bno.synth``, ``bno.model``, ``bno.schema`` (and a few pipeline modules) hold."""
+"""The runnable examples in the docstrings of ``bno.synth``, ``bno.model`` and ``bno.schema`` hold."""
 
 import doctest
 import importlib
@@ -11,7 +11,7 @@ import bno.schema  # noqa: F401
 import bno.synth
 
 MODULES = sorted(
-    ["bno.files", "bno.schema", "bno.pipelines.train.averaging"]
+    ["bno.files", "bno.schema"]
     + [info.name for package in (bno.synth, bno.model) for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
 )
 

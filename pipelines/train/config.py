@@ -153,9 +153,6 @@ class StageConfig(Schema):
     rot90: bool = Field(True, description="random 90° rotations (square crops only)")
     checkpoint_every: Count = Field(0, description="also save the resumable 'last' checkpoint every N steps (0 = per epoch only)")
     eval_every: Positive = Field(1, description="validate every N epochs (and always after the last)")
-    ema_decay: Annotated[Real, Field(ge=0, lt=1)] = Field(
-        0.0, description="average the trained weights over steps with this decay (e.g. 0.98; 0 = off): validation and 'best' use the average"
-    )
 
     @field_validator("grad_clip", mode="before")
     @classmethod

@@ -8,8 +8,6 @@ dataset keyed by ``(epoch, i)``, the evaluation function and how to score it. Th
   bfloat16 autocast on CUDA, optional gradient clipping;
 * stops on a NaN/inf loss with a clear message, leaving the last good checkpoint, and
   checks the weights before every save, so no checkpoint ever holds NaN/inf;
-* optionally keeps a moving average of the trained weights (``ema_decay``,
-  :mod:`~bno.pipelines.train.averaging`), which is then what is evaluated and kept as ``best``;
 * evaluates (rank 0) every ``eval_every`` epochs, keeps ``best`` by the score, writes
   ``last`` (model + optimiser + schedule + position) every epoch and every
   ``checkpoint_every`` steps, appends ``metrics.jsonl`` and redraws ``loss_curve.png``;
@@ -34,7 +32,6 @@ from torch.utils.data import DataLoader, Dataset
 
 from bno.model import SequentialRetoucher
 
-from bno.pipelines.train.averaging import WeightAverage
 from bno.pipelines.train.config import StageConfig
 from bno.pipelines.train.data import KeySampler, worker_init
 from bno.pipelines.train.distributed import DistContext
@@ -161,7 +158,6 @@ class _Trainer:
         self.seed, self.workers, self.progress, self.stop_after_steps = seed, workers, progress, stop_after_steps
         self.model, self.module = spec.model.to(device), spec.step_module.to(device)
         self.optimizer, self.params = build_optimizer(self.module, self.stage, spec.lr_scales)
-        self.average = WeightAverage(self.params, self.stage.ema_decay) if self.stage.ema_decay else None
         total = self.stage.epochs * spec.steps_per_epoch
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: lr_factor(s, self.stage, total))
         self.state: dict[str, Any] = {"epoch": 0, "step": 0, "global_step": 0, "best_score": None, "best_epoch": None, "elapsed": 0.0, "sums": {}, "count": 0}
@@ -184,8 +180,6 @@ class _Trainer:
         self.optimizer.load_state_dict(saved["optimizer"])
         self.scheduler.load_state_dict(saved["scheduler"])
         self.state.update({k: saved[k] for k in self.state if k in saved})
-        if self.average is not None and "average" in saved:
-            self.average.load_state_dict(saved["average"])
         self.run.truncate_metrics(int(self.state["global_step"]))
 
     def start(self) -> None:
@@ -201,12 +195,7 @@ class _Trainer:
             "elapsed": time.perf_counter() - self.started,
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
-            **({"average": self.average.state_dict()} if self.average is not None else {}),
         }
-
-    def averaged(self) -> contextlib.AbstractContextManager:
-        """The weights that are validated and kept as ``best``: the moving average when ``ema_decay`` is set."""
-        return self.average.applied() if self.average is not None else contextlib.nullcontext()
 
     def provenance(self) -> dict[str, Any]:
         state = self.state
@@ -277,8 +266,6 @@ class _Trainer:
         if self.stage.grad_clip:
             torch.nn.utils.clip_grad_norm_(self.params, self.stage.grad_clip)
         self.optimizer.step()
-        if self.average is not None:
-            self.average.update()
         self.scheduler.step()
         state = self.state
         state["step"] += 1
@@ -366,12 +353,11 @@ class _Trainer:
         records = self._train_records(epoch_no, seconds, images)
         self.state.update(epoch=epoch_no, step=0, sums={}, count=0)
         if self.ctx.main:
-            with self.averaged():
-                held_out, improved = self._evaluate(epoch_no)
-                if improved:
-                    self.run.save("best", self.model, self.provenance(), extra={"epoch": epoch_no, "score": self.state["best_score"]})
+            held_out, improved = self._evaluate(epoch_no)
             records.extend(held_out)
             self.run.log(records)
+            if improved:
+                self.run.save("best", self.model, self.provenance(), extra={"epoch": epoch_no, "score": self.state["best_score"]})
             self.run.save("last", self.model, self.provenance(), self.trainer_state())
             self.run.plot()
             self.last_records = records
