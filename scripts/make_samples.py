@@ -1,299 +1,293 @@
-"""Make the bundled sample raws (``samples/raws``) and their expert targets.
+"""Make the bundled samples: one small FiveK-like raw per real photograph, and the photograph as its target.
 
-The samples are small Bayer DNGs made from real, freely licensed photographs
-that ship inside installed Python packages (scikit-image's ``skimage/data``
-and matplotlib's ``mpl-data/sample_data``; nothing is downloaded) by running a
-camera pipeline backwards. Provenance, licences and the per-sample parameters
-are listed in ``samples/LICENSES.md``.
+``samples/raws/*.dng`` and ``samples/expert/*.jpg`` are made exactly as the photo benchmark
+(``bno-synth photoset``, :mod:`bno.pipelines.data.photoset`) makes its raws, from
+:data:`SELECTION` — 30 of its curated, eye-checked photographs, each a different photo,
+chosen for variety (people, animals, night, dusk, landscapes, indoor, close-ups) and
+stratified over the source packages, the permissively licensed ones first (CC0, public
+domain, CC-BY, BSD) and a few GPL/LGPL/CC-BY-SA ones for the subjects they add:
 
-Pipeline, per scene (float64 after linearisation, quantised once at the end;
-steps 2–9 are the shared functions of :mod:`bno.synth.camera`):
+1. **Fetch** — :func:`~bno.pipelines.data.photoset.fetch_packages` the Debian packages
+   the selection needs into ``--cache`` (``apt-get download`` runs, and needs the network,
+   only when a ``.deb`` is not in the cache yet); the Python-package photos are read from
+   the installed scikit-image, matplotlib and scikit-learn.
+   :func:`~bno.pipelines.data.photoset.resolve_photos` records each photo's package,
+   version, path, author and licence as its package states them.
+2. **Split** — :func:`~bno.pipelines.data.photoset.assign_splits`: by photo, stratified by
+   package (its validation photos count as train here), 20 train and 10 test. The FiveK ids
+   follow FiveK's split rule (:class:`bno.pipelines.data.fivek.SplitRule`: a0001–a4500
+   train, a4501–a5000 test), drawn from ``--seed`` (:func:`sample_ids`).
+3. **Shoot** — :func:`~bno.pipelines.data.photoset.plan_shots` with those ids: a camera-style
+   name, a synthetic camera with a real ColorMatrix, the four CFA layouts in turn, dark
+   FiveK-Dark exposure (−3 … 0 EV), a scene light of 2700–8000 K with an as-shot error of up to
+   ±500 K / ±10 tint, ISO 100–1600, portrait photos stored landscape (Orientation 6/8).
+4. **Make** — :func:`~bno.pipelines.data.photoset.make_shot` at a long edge of
+   :data:`LONG_EDGE` px: ``expert/<name>.jpg`` is the photograph as published (8-bit sRGB,
+   upright, area-resized, the raw's crop and size) and ``raws/<name>.dng`` the camera
+   pipeline run backwards (:mod:`bno.synth.camera`) into an LJ92-compressed tiled DNG with a
+   preview, as FiveK's are.
+5. **Document** — ``photos.json`` (one record per sample: the shot, the source, the
+   checksums) and ``LICENSES.md`` (:func:`licences_markdown`); raws and targets in ``raws/``
+   and ``expert/`` that are no sample any more are removed.
 
-1. **Source** – 8-bit sRGB photo, cropped (and, for the large ones,
-   downscaled with ``cv2.INTER_AREA``) to the scene's box; even sizes.
-2. **Linearise** – sRGB EOTF (IEC 61966-2-1), ``bno.synth.colour_spaces.srgb_decode``.
-3. **To XYZ** – linear sRGB → CIE XYZ (D65, Y = 1 for the white), the
-   IEC 61966-2-1 matrix.
-4. **Illuminant cast** – the photo is taken to show the scene as seen adapted
-   to D65; the scene is re-lit by the shot illuminant with a Bradford
-   chromatic adaptation D65 → illuminant white. The illuminant white is
-   Adobe's Temperature/Tint definition (SPEC §2, Robertson isotherms,
-   ``bno.synth.temperature.temperature_tint_to_xy``), Y = 1.
-5. **To camera RGB** – ``cam = ColorMatrix1 @ XYZ`` with a real D65
-   ColorMatrix from dcraw's ``adobe_coeff`` table (stored ×10000 there):
-   Canon EOS 5D, Canon EOS 5D Mark II or Nikon D700, per synthetic camera.
-   The DNG's AsShotNeutral is the camera response to the illuminant white,
-   ``ColorMatrix1 @ XYZ_white``, normalised to G = 1, so a decoder's "camera
-   white balance" (multipliers ``1/AsShotNeutral``) neutralises the cast.
-6. **Exposure** – divide by the largest channel of the illuminant white's
-   camera response and multiply by ``WHITE_HEADROOM * 2**EV``: at EV 0 a
-   diffuse white sits at 70 % of the raw range; scenes vary from −2 EV
-   (FiveK-Dark-like under-exposure) to +0.5 EV (highlights clip).
-7. **Orientation** – for Orientation 6 (8) the upright image is stored rotated
-   90° counter-clockwise (clockwise), as a camera held upright-portrait does.
-8. **Bayer mosaic** – :func:`bno.synth.dng.mosaic` with the scene's CFA pattern
-   (the four patterns are cycled over the scenes).
-9. **Levels and noise** – Poisson–Gaussian sensor noise in electrons
-   (full well ``FULL_WELL_E * 100/ISO`` at the white level, read noise
-   ``READ_NOISE_E``), mapped to ``black + e * (white-black)/full_well``,
-   rounded and clipped to ``[0, white]``, uint16. The noise generator is
-   ``numpy.random.default_rng`` seeded from the SHA-256 of the file name, so
-   reruns give the same bytes.
-10. **Write** – :func:`bno.synth.dng.write_dng` (uncompressed, ≈ 2 bytes/pixel).
+Reruns give the same bytes for the same seed, photos and library versions (noise seeded from
+the seed and each raw's name; no time stamps). Every file is written atomically.
 
-Expert targets (``samples/expert/<stem>.jpg``) are rendered by an independent
-raw developer, RawTherapee, with the documented profile
-``samples/rawtherapee.pp3``: ``rawtherapee-cli -q -Y -p rawtherapee.pp3 -n
--o <tmp>.png -c <dng>`` (8-bit PNG, full size, orientation applied), then
-re-encoded here as baseline JPEG, quality 90, no metadata (OpenCV), so the
-files carry no time stamps. RawTherapee is needed only to *regenerate* the
-targets, never at run time or in tests.
+Usage (from the repository root)::
 
-Usage (from the repository root; needs numpy, opencv, colour-science,
-scikit-image, matplotlib, tifffile)::
+    python -m scripts.make_samples --cache ~/.cache/bno/photoset   # → samples/
+    python -m scripts.make_samples --out /tmp/samples --cache /work/photoset-cache
 
-    python -m scripts.make_samples                    # DNGs into samples/raws
-    python -m scripts.make_samples --expert           # + expert JPEGs (needs rawtherapee-cli)
-    python -m scripts.make_samples --out /tmp/s --expert --only a0023
-
-or ``PYTHONPATH=. python scripts/make_samples.py …``. ``--out DIR`` writes
-``DIR/raws`` and ``DIR/expert``; ``--expert-only`` re-renders the JPEGs from
-existing DNGs. Install RawTherapee on Debian/Ubuntu with
-``apt-get install rawtherapee`` (provides ``rawtherapee-cli``).
+Needs the ``bno`` package installed (``pip install -e .``). ``--cache`` defaults to ``~/.cache/bno/photoset`` (the ``.deb`` files and their extracted
+trees, 246 MB for all of the benchmark's packages; fewer here). Needs ``apt-get`` and
+``dpkg-deb`` (Debian/Ubuntu) when the cache is empty, and scikit-image, matplotlib and
+scikit-learn installed.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
-import shutil
-import subprocess
-import sys
-import tempfile
-from dataclasses import dataclass
+import json
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-import cv2
 import numpy as np
 
-if __package__ in (None, ""):  # run as a plain script: put the repo root on the path
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from bno.synth.camera import (  # noqa: E402
-    CAMERAS,
-    Camera,
-    camera_neutral,
-    seed_from_name,
-    sensor_readout,
-    srgb_to_camera,
-    to_sensor_orientation,
+from bno.files import atomic_write_bytes
+from bno.pipelines.data.fivek import SplitRule
+from bno.pipelines.data.photoset import (
+    CURATED,
+    TARGET_QUALITY,
+    Photo,
+    Shot,
+    assign_splits,
+    fetch_packages,
+    make_shot,
+    plan_shots,
+    resolve_photos,
 )
-from bno.synth.dng import CFA_PATTERNS, mosaic, write_dng  # noqa: E402
+from bno.synth.camera import seed_from_name
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = REPO / "samples"
-PROFILE = REPO / "samples" / "rawtherapee.pp3"
+DEFAULT_CACHE = Path.home() / ".cache" / "bno" / "photoset"
+#: Long edge of the sample raws and targets, px: small, so that ``bno-demo`` stays fast.
+LONG_EDGE = 480
+#: Seed of the ids, names, cameras, lights, exposures, noise and split: the first seed (0, 1, …) whose draw
+#: has both FiveK naming quirks (a dated name, " (original)") and Orientation 6 and 8 in both splits.
+SEED = 11
+#: Folders of the raws and the targets inside the output folder.
+RAWS, EXPERT = "raws", "expert"
 
-#: JPEG quality of the expert targets.
-JPEG_QUALITY = 90
-
-
-def _skimage(name: str) -> np.ndarray:
-    import skimage.data
-
-    return getattr(skimage.data, name)()
-
-
-def _matplotlib(name: str) -> np.ndarray:
-    import matplotlib.cbook
-
-    path = matplotlib.cbook.get_sample_data(name, asfileobj=False)
-    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
-#: Source photos: loader, licence summary (details in samples/LICENSES.md).
-SOURCES = {
-    "astronaut": (lambda: _skimage("astronaut"), "public domain (NASA)"),
-    "chelsea": (lambda: _skimage("chelsea"), "CC0 (Stefan van der Walt)"),
-    "coffee": (lambda: _skimage("coffee"), "CC0 (Rachel Michetti)"),
-    "rocket": (lambda: _skimage("rocket"), "public domain (SpaceX)"),
-    "hubble": (lambda: _skimage("hubble_deep_field"), "public domain (NASA/ESA)"),
-    "retina": (lambda: _skimage("retina"), "CC0 (Mikael Häggström)"),
-    "grace_hopper": (lambda: _matplotlib("grace_hopper.jpg"), "public domain (U.S. Navy)"),
+#: The photographs (keys of the photo benchmark's curated list) and what each shows.
+SELECTION: dict[str, str] = {
+    # scikit-image, matplotlib, scikit-learn (public domain, CC0, CC-BY-2.0)
+    "skimage-astronaut": "portrait: astronaut Eileen Collins in her suit, flags behind",
+    "skimage-chelsea": "animal: a tabby cat's face, close up",
+    "skimage-coffee": "indoor still life: an espresso cup on a wooden table, from above",
+    "skimage-rocket": "night: a rocket on its launch pad under floodlights",
+    "mpl-grace_hopper": "portrait (upright): Commodore Grace Hopper in uniform",
+    "sklearn-china": "architecture: a Chinese pagoda above a lake in haze",
+    "sklearn-flower": "close-up: an orange dahlia on a dark green ground",
+    # libjxl test photos (CC0, BSD)
+    "jxl-cvo9xd_keong_macan_srgb8": "landscape: a dark rock face beside a bright lake and hills",
+    "jxl-tmshre_riaphotographs_srgb8": "close-up: pink tulips in a field",
+    "jxl-flower": "close-up: pink and white daisies in a pot",
+    # Palapeli's puzzles (public domain)
+    "palapeli-european-honey-bee": "animal: a honey bee on a purple aster",
+    "palapeli-cincinnati-bridge": "night: a lit suspension bridge over a river",
+    "palapeli-citrus-fruits": "back-lit slices of citrus fruit",
+    # Lomiri wallpapers (CC0, CC-BY-4.0, CC-BY-SA-3.0)
+    "lomiri-Wine_by_Jakkub_Mede": "indoor (upright): wine on a low table, a djembe on a bean bag, a loudspeaker",
+    "lomiri-friends_by_Aitzol_Berasategi": "animals (upright): two spaniels looking out of a wooden house",
+    "lomiri-life_by_Aitzol_Berasategi": "landscape: a stream through a green forest",
+    "lomiri-sunset_by_Aitzol_Berasategi": "dusk: the sun setting behind hills",
+    "lomiri-seeding_by_Clements_Engelhardt": "back-lit dandelion clocks in a meadow",
+    "lomiri-Picture_1A_by_freespace": "indoor close-up: paint brushes in many colours",
+    "lomiri-Kleiber_by_Lukas_Baubkus": "animal: a nuthatch on a tree trunk, bright blurred ground behind",
+    # Tux Paint (public domain NOAA photos; GPL-2+)
+    "tuxpaint-reef": "underwater: a coral reef in blue water",
+    "tuxpaint-skyline-sf-dusk": "dusk: a palm tree and a city skyline against a red sky",
+    "tuxpaint-wool_mill_machine": "indoor: the gears of a wool mill's machine",
+    # KPhotoAlbum's demo pictures (GPL-2+)
+    "kpa-anne_helene": "people (upright): a woman sitting on a beach",
+    "kpa-bar55": "people, indoor at night: a couple in a busy bar",
+    "kpa-qt-logo": "people, indoor flash: three men showing Qt-logo tattoos",
+    "kpa-snow": "winter: airliners on an airport apron under snow, overcast",
+    # Plasma wallpapers (LGPLv3)
+    "plasma-EveningGlow": "dusk: rowing boats on a lake shore under a glowing sky",
+    "plasma-DarkestHour": "blue hour: a misty lake in deep blue light",
+    # MATE backgrounds (GPL-2+)
+    "mate-Storm": "weather: dark storm clouds over a blurred road",
 }
 
 
-@dataclass(frozen=True)
-class Scene:
-    """One sample: a crop of a source photo and the shot that 'took' it."""
+def sample_ids(photos: Sequence[Photo], splits: Mapping[str, str], seed: int = SEED, rule: SplitRule | None = None) -> dict[str, int]:
+    """``{photo key: FiveK id}``: test photos in the rule's test range, the others in its train range.
 
-    name: str  # FiveK-style file stem, a<NNNN>-<camera file name>
-    source: str  # key of SOURCES
-    box: tuple[int, int, int, int]  # crop (y0, y1, x0, x1) in source pixels
-    size: tuple[int, int] | None  # (H, W) to downscale the crop to, or None
-    temperature: float  # as-shot illuminant, K (Adobe definition)
-    tint: float  # as-shot tint (Adobe, Duv * 3000)
-    ev: float  # exposure relative to a diffuse white at WHITE_HEADROOM
-    camera: str  # key of CAMERAS
-    iso: int  # sets the noise level
-    orientation: int = 1  # TIFF Orientation of the DNG
-
-
-# Train ids lie in a0001-a4500, test ids in a4501-a5000 (the usual FiveK split);
-# no source photo is shared between the two. The CFA pattern is CFA_PATTERNS[i % 4].
-SCENES: tuple[Scene, ...] = (
-    # --- train ---------------------------------------------------------------------
-    Scene("a0023-IMG_0023", "coffee", (0, 400, 0, 600), None, 5500, 0, 0.0, "C12", 100),
-    Scene("a0187-_DSC0187", "coffee", (0, 400, 0, 600), None, 3000, 5, -1.0, "N14", 400),
-    Scene("a0411-2004-07-29 14-30-22 CRW_3063 (original)", "coffee", (0, 400, 0, 300), None,
-          4200, -4, -0.5, "C14", 200),
-    Scene("a0652-IMG_4411", "coffee", (0, 400, 300, 600), None, 6500, 3, 0.3, "C12", 100),
-    Scene("a0899-_DSC5348 (original)", "astronaut", (0, 512, 0, 512), None,
-          5000, 0, -0.3, "N14", 200),
-    Scene("a1120-IMG_1120", "astronaut", (0, 512, 0, 512), None, 7500, 6, -1.5, "C14", 800),
-    Scene("a1379-DSC_0042", "astronaut", (0, 512, 0, 512), None, 3600, -3, 0.0, "N14", 100, 6),
-    Scene("a1604-IMG_7716", "astronaut", (0, 256, 0, 512), None, 5800, 0, -0.7, "C12", 400),
-    Scene("a1851-_DSC1851", "astronaut", (256, 512, 0, 512), None, 4600, 8, -1.0, "N14", 400),
-    Scene("a2040-IMG_2040", "chelsea", (0, 300, 0, 450), None, 5200, 0, 0.2, "C14", 100),
-    Scene("a2233-CRW_2233", "chelsea", (0, 300, 0, 450), None, 2900, 2, -0.7, "C12", 200),
-    Scene("a2517-_DSC2517", "chelsea", (0, 300, 0, 450), None, 6800, -5, -1.5, "N14", 800),
-    Scene("a2788-IMG_2788", "chelsea", (0, 300, 0, 224), None, 4400, 0, -0.2, "C14", 100),
-    Scene("a3012-IMG_3012", "chelsea", (0, 300, 226, 450), None, 6000, 4, -0.4, "C12", 200),
-    Scene("a3265-_DSC3265", "hubble", (0, 436, 0, 500), None, 5000, 0, -0.5, "N14", 200),
-    Scene("a3391-IMG_3391", "hubble", (436, 872, 500, 1000), None, 4000, 0, 0.0, "C14", 100),
-    Scene("a3720-IMG_3720", "retina", (0, 1411, 0, 1411), (480, 480), 4800, 0, -0.3, "C12", 200),
-    Scene("a3954-_DSC3954", "coffee", (0, 400, 0, 600), None, 7200, -2, -2.0, "N14", 1600),
-    Scene("a4055-2004-07-29 14-30-22 CRW_3063", "astronaut", (0, 512, 0, 512), None,
-          4000, 0, 0.5, "C12", 100),
-    Scene("a4321-CRW_4321", "chelsea", (0, 300, 0, 450), None, 3300, -6, 0.4, "C14", 100),
-    # --- test ----------------------------------------------------------------------
-    Scene("a4514-IMG_0514", "rocket", (14, 414, 20, 620), None, 5600, 0, 0.0, "C12", 100),
-    Scene("a4577-_DSC4577", "rocket", (14, 414, 20, 620), None, 3200, 4, -1.2, "N14", 400),
-    Scene("a4603-IMG_4603", "rocket", (0, 426, 0, 320), None, 6600, 0, -0.5, "C14", 200, 8),
-    Scene("a4689-CRW_4689", "rocket", (0, 426, 320, 640), None, 4500, -3, -0.3, "C12", 200),
-    Scene("a4733-_DSC4733 (original)", "grace_hopper", (0, 600, 0, 512), None, 5200, 0, 0.0,
-          "N14", 100, 6),
-    Scene("a4802-IMG_4802", "grace_hopper", (0, 600, 0, 512), None, 2850, 0, -1.5, "C14", 800),
-    Scene("a4871-2004-08-02 10-11-12 CRW_4871", "grace_hopper", (0, 300, 0, 512), None,
-          7000, 5, -0.8, "C12", 400),
-    Scene("a4955-_DSC4955", "grace_hopper", (300, 600, 0, 512), None, 4000, -2, 0.3, "N14", 100),
-)
-
-
-def scene_cfa_pattern(index: int) -> str:
-    """CFA pattern of the ``index``-th scene: the four Bayer layouts in turn."""
-    return CFA_PATTERNS[index % len(CFA_PATTERNS)]
-
-
-def load_crop(scene: Scene) -> np.ndarray:
-    """Scene crop of the source photo: ``(H, W, 3)`` float64 sRGB-encoded, [0, 1]."""
-    rgb = SOURCES[scene.source][0]()
-    y0, y1, x0, x1 = scene.box
-    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1, :3])
-    if scene.size is not None:
-        h, w = scene.size
-        crop = cv2.resize(crop, (w, h), interpolation=cv2.INTER_AREA)
-    h, w = crop.shape[:2]
-    crop = crop[: h - h % 2, : w - w % 2]  # even sizes for the 2x2 CFA
-    return crop.astype(np.float64) / 255.0
-
-
-def render_raw(scene: Scene, pattern: str) -> tuple[np.ndarray, np.ndarray, Camera]:
-    """Run the camera pipeline backwards (module docstring, steps 2–9; :mod:`bno.synth.camera`).
-
-    Returns
-    -------
-    cfa
-        ``(H, W)`` uint16 mosaic in sensor orientation.
-    as_shot_neutral
-        ``(3,)`` camera RGB of the illuminant white, G = 1.
-    camera
-        The synthetic camera used.
+    Distinct ids drawn without replacement from ``seed`` (photos in key order), so that the
+    FiveK split rule (``rule``, default :class:`bno.pipelines.data.fivek.SplitRule`: a0001–a4500
+    train, a4501–a5000 test) reads each sample's split off its name.
     """
-    cam = CAMERAS[scene.camera]
-    camera_rgb = srgb_to_camera(load_crop(scene), cam.color_matrix, scene.temperature, scene.tint, scene.ev)
-    neutral = camera_neutral(cam.color_matrix, scene.temperature, scene.tint)
-    signal = mosaic(to_sensor_orientation(camera_rgb, scene.orientation), pattern)  # 1.0 = white level
-    rng = np.random.default_rng(seed_from_name(scene.name))
-    return sensor_readout(signal, rng, scene.iso, cam.black, cam.white), neutral, cam
+    rule = rule or SplitRule()
+    rng = np.random.default_rng([int(seed), seed_from_name("samples-ids")])
+    ids = {}
+    for split, (low, high) in (("train", rule.train_ids), ("test", rule.test_ids)):
+        keys = sorted(photo.key for photo in photos if (splits[photo.key] == "test") == (split == "test"))
+        drawn = np.sort(rng.choice(np.arange(low, high + 1), size=len(keys), replace=False))
+        ids.update({key: int(number) for key, number in zip(keys, drawn)})
+    return ids
 
 
-def write_scene(index: int, scene: Scene, raws: Path) -> Path:
-    """Render scene ``index`` and write ``raws/<name>.dng``."""
-    pattern = scene_cfa_pattern(index)
-    cfa, neutral, cam = render_raw(scene, pattern)
-    return write_dng(
-        raws / f"{scene.name}.dng",
-        cfa,
-        pattern,
-        cam.black,
-        cam.white,
-        cam.color_matrix,
-        tuple(float(v) for v in neutral),
-        orientation=scene.orientation,
-        make="BNO",
-        model=cam.model,
-        unique_camera_model=f"BNO {cam.model} ({cam.source} ColorMatrix)",
-    )
+def select_photos(cache: Path, selection: Mapping[str, str] = SELECTION) -> list[Photo]:
+    """The selected photos with their provenance (fetching their Debian packages into ``cache`` when missing).
 
-
-def render_expert(dng: Path, expert: Path, profile: Path = PROFILE) -> Path:
-    """Render ``dng`` with RawTherapee and ``profile`` to ``expert/<stem>.jpg``.
-
-    RawTherapee writes an 8-bit PNG (orientation applied, full size); it is
-    re-encoded as a quality-90 JPEG without metadata, written atomically.
+    Raises ``LookupError`` naming the photos that could not be found (a Python package not installed).
     """
-    exe = shutil.which("rawtherapee-cli")
-    if exe is None:
-        raise RuntimeError("rawtherapee-cli not found (Debian: apt-get install rawtherapee)")
-    out = expert / f"{dng.stem}.jpg"
-    with tempfile.TemporaryDirectory() as tmp:
-        png = Path(tmp) / "render.png"
-        cmd = [exe, "-q", "-Y", "-p", str(profile), "-n", "-b8", "-o", str(png), "-c", str(dng)]
-        res = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if res.returncode != 0 or not png.exists():
-            raise RuntimeError(f"rawtherapee-cli failed on {dng}:\n{res.stdout}\n{res.stderr}")
-        bgr = cv2.imread(str(png), cv2.IMREAD_COLOR)
-        ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, JPEG_QUALITY])
-        if not ok:
-            raise RuntimeError(f"JPEG encoding failed for {dng}")
-        part = expert / f".tmp-{dng.stem}.jpg"
-        part.write_bytes(buf.tobytes())
-        os.replace(part, out)
-    return out
+    curated = [entry for entry in CURATED if entry.key in selection]
+    roots = fetch_packages(sorted({entry.package for entry in curated}), cache)
+    photos = [photo for photo in resolve_photos(roots, curated) if photo.key in selection]
+    missing = sorted(set(selection) - {photo.key for photo in photos})
+    if missing:
+        raise LookupError(f"photos not found: {', '.join(missing)} (install scikit-image, matplotlib and scikit-learn)")
+    return photos
+
+
+def plan_samples(photos: Sequence[Photo], seed: int = SEED) -> list[Shot]:
+    """One :class:`~bno.pipelines.data.photoset.Shot` per photo, its split and FiveK id by the FiveK rule (steps 2–3)."""
+    splits = {key: "test" if split == "test" else "train" for key, split in assign_splits(photos, seed).items()}
+    shots = plan_shots(photos, seed, ids=sample_ids(photos, splits, seed))
+    return [replace(shot, split=splits[shot.key]) for shot in shots]
+
+
+def licence_family(licence: str) -> str:
+    """``"copyleft"`` (GPL, LGPL, GFDL, CC-BY-SA: adaptations keep the licence), ``"permissive"`` (public
+    domain, CC0, CC-BY, BSD) or ``"other"``, read off a licence as a package states it.
+
+    >>> [licence_family(x) for x in ("GPL-2+", "LGPLv3", "CC-BY-SA-3.0", "CC0-1.0", "Public Domain", "CC-BY-2.0", "BSD-3-clause-Google")]
+    ['copyleft', 'copyleft', 'copyleft', 'permissive', 'permissive', 'permissive', 'permissive']
+    """
+    name = licence.lower()
+    if any(word in name for word in ("gpl", "fdl", "cc-by-sa")):
+        return "copyleft"
+    if any(word in name for word in ("public domain", "cc0", "cc-by", "bsd")):
+        return "permissive"
+    return "other"
+
+
+def licences_markdown(records: Sequence[Mapping[str, Any]], seed: int, long_edge: int) -> str:
+    """``samples/LICENSES.md``: how the samples are made, the split, and per sample its source and licence."""
+    packages = Counter(r["source"]["package"] for r in records)
+    licences = Counter(r["source"]["licence"] for r in records)
+    families = Counter(licence_family(r["source"]["licence"]) for r in records)
+    splits = Counter(r["split"] for r in records)
+    lines = [
+        "# Bundled samples: sources, licences and how they are made",
+        "",
+        f"`raws/*.dng` are {len(records)} small FiveK-like camera raws, **each made from a different real",
+        "photograph**, and `expert/*.jpg` their targets: the photograph as its author published it (8-bit",
+        "sRGB, upright, area-resized to the raw's size and crop), the role FiveK's expert renders play.",
+        "`photos.json` holds every sample's record (shot, source, checksums). They are made by",
+        f"`python -m scripts.make_samples --seed {seed}` (see its docstring) exactly as the photo benchmark",
+        "(`bno-synth photoset`) makes its raws, from photographs of its curated list:",
+        "",
+        "* the camera pipeline run backwards (`bno.synth.camera`): sRGB → linear → XYZ → re-lit by a",
+        "  random scene light of 2700–8000 K (Bradford) → a real camera's ColorMatrix (dcraw's",
+        "  `adobe_coeff` for the Canon EOS 5D, EOS 5D Mark II or Nikon D700) → dark, FiveK-Dark-like",
+        "  exposure (−3 … 0 EV) → Bayer mosaic (all four CFA layouts) → black/white levels →",
+        "  Poisson–Gaussian noise (ISO 100–1600); the as-shot white (`AsShotNeutral`) is off the",
+        "  scene light by up to ±500 K / ±10 tint, as a camera's estimate is;",
+        f"* long edge {long_edge} px; portrait photos are stored landscape with EXIF Orientation 6 or 8;",
+        "* written as FiveK's DNGs are: lossless-JPEG (LJ92) tiles in a SubIFD, an RGB preview in IFD0;",
+        f"  targets are JPEG quality {TARGET_QUALITY} (OpenCV, no metadata).",
+        "",
+        f"**Split** (by photo, stratified by source package): {splits['train']} train, {splits['test']} test; the",
+        "FiveK ids follow FiveK's rule (a0001–a4500 train, a4501–a5000 test), so every tool reads the",
+        "split off the file name. No photo is in both splits.",
+        "",
+        "**Licences.** Authors and licences are copied from the package that ships each photo (the file",
+        "named in the last column). Each raw and target is derived from its photograph and keeps that",
+        "photograph's licence (credit the author as listed; CC-BY-SA, GPL and LGPL photos pass their",
+        "licence on to copies and adaptations).",
+        "",
+        "Photos per package: " + ", ".join(f"{name} {count}" for name, count in sorted(packages.items())) + ".",
+        "Licences as stated: " + ", ".join(f"{name} {count}" for name, count in sorted(licences.items())) + "; "
+        + ", ".join(f"{family} {count}" for family, count in sorted(families.items())) + " (permissive: public domain, CC0,",
+        "CC-BY, BSD; copyleft: GPL, LGPL, CC-BY-SA).",
+        "",
+        "| sample (`.dng` / `.jpg`) | split | subject | package (version) | path in the package | author | licence | stated in |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: r["fivek_id"]):
+        s = r["source"]
+        cells = [f"`{r['shot']['name']}`", r["split"], r["subject"], f"{s['package']} ({s['version']})", f"`{s['path']}`", s["author"],
+                 s["licence"], f"`{s['licence_source']}`"]
+        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    lines += [
+        "",
+        "## Shots",
+        "",
+        "Size is the upright width×height; orientation 6/8: the stored image is the upright one turned",
+        "90° counter-clockwise/clockwise. Light and as-shot are Adobe Temperature (K) / Tint; EV is the",
+        "exposure of a diffuse white relative to 70 % of the raw range.",
+        "",
+        "| sample | size | orient. | CFA | camera | scene light | as shot | EV | ISO |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(records, key=lambda r: r["fivek_id"]):
+        shot = r["shot"]
+        lines.append(f"| `{shot['name']}` | {r['width']}×{r['height']} | {r['orientation']} | {shot['pattern']} | {shot['camera']} | "
+                     f"{shot['temperature']:.0f} K / {shot['tint']:+.1f} | {shot['as_shot_temperature']:.0f} K / {shot['as_shot_tint']:+.1f} | "
+                     f"{shot['ev']:+.2f} | {shot['iso']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _sample_record(record: Mapping[str, Any], subject: str) -> dict[str, Any]:
+    """A make_shot record in the samples' form: the shot apart, the raw's path relative to ``samples/``."""
+    shot_keys = ("key", "fivek_id", "name", "camera", "pattern", "temperature", "tint", "as_shot_temperature", "as_shot_tint", "ev", "iso")
+    rest = {key: value for key, value in record.items() if key not in shot_keys and key != "split"}
+    return {"fivek_id": record["fivek_id"], "split": record["split"], "subject": subject, "shot": {key: record[key] for key in shot_keys}, **rest}
+
+
+def build_samples(out: Path, cache: Path, seed: int = SEED, long_edge: int = LONG_EDGE, selection: Mapping[str, str] = SELECTION) -> list[dict[str, Any]]:
+    """Make every sample into ``out`` (module docstring, steps 1–5); return the records written.
+
+    Raises ``RuntimeError`` naming the photo when one cannot be made.
+    """
+    photos = select_photos(cache, selection)
+    photo_of = {photo.key: photo for photo in photos}
+    records = []
+    for shot in plan_samples(photos, seed):
+        result = make_shot(photo_of[shot.key], shot, str(out), seed, long_edge, raw_folder=RAWS)
+        if result["status"] != "ok":
+            raise RuntimeError(f"{shot.key}: {result.get('reason', 'failed')}")
+        records.append(_sample_record(result["record"], selection[shot.key]))
+        print(f"{shot.name}.dng  {shot.split:5}  {shot.key}  {result['record']['raw_bytes'] // 1024} KiB", flush=True)
+    names = {record["shot"]["name"] for record in records}
+    for folder, suffix in ((RAWS, ".dng"), (EXPERT, ".jpg")):
+        for stale in sorted((out / folder).glob(f"*{suffix}")):
+            if stale.stem not in names:
+                stale.unlink()
+    records.sort(key=lambda r: r["fivek_id"])
+    atomic_write_bytes(out / "photos.json", (json.dumps(records, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8"))
+    atomic_write_bytes(out / "LICENSES.md", licences_markdown(records, seed, long_edge).encode("utf-8"))
+    return records
 
 
 def main(argv: list[str] | None = None) -> int:
     """Command line entry point; see the module docstring."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT,
-                        help="output folder; DNGs go to OUT/raws, JPEGs to OUT/expert "
-                             "(default: samples/ of this repository)")
-    parser.add_argument("--expert", action="store_true",
-                        help="also render the expert JPEGs with rawtherapee-cli")
-    parser.add_argument("--expert-only", action="store_true",
-                        help="only (re-)render expert JPEGs from existing DNGs")
-    parser.add_argument("--profile", type=Path, default=PROFILE,
-                        help="RawTherapee profile (default: samples/rawtherapee.pp3)")
-    parser.add_argument("--only", nargs="*", default=None, metavar="PREFIX",
-                        help="only scenes whose name starts with one of these prefixes")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="output folder (raws/, expert/, photos.json, LICENSES.md; default: samples/)")
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE, help=f"Debian package cache (default: {DEFAULT_CACHE})")
+    parser.add_argument("--seed", type=int, default=SEED, help=f"seed of the split, ids, shots and noise (default: {SEED})")
+    parser.add_argument("--long-edge", type=int, default=LONG_EDGE, help=f"long edge of the raws and targets, px (default: {LONG_EDGE})")
     args = parser.parse_args(argv)
-
-    raws, expert = args.out / "raws", args.out / "expert"
-    raws.mkdir(parents=True, exist_ok=True)
-    for index, scene in enumerate(SCENES):
-        if args.only is not None and not scene.name.startswith(tuple(args.only)):
-            continue
-        dng = raws / f"{scene.name}.dng"
-        if not args.expert_only:
-            write_scene(index, scene, raws)
-            print(f"{dng.name}: {scene_cfa_pattern(index)} {scene.temperature:.0f} K "
-                  f"{scene.ev:+.1f} EV {dng.stat().st_size // 1024} KiB")
-        if args.expert or args.expert_only:
-            expert.mkdir(parents=True, exist_ok=True)
-            jpg = render_expert(dng, expert, args.profile)
-            print(f"  -> {jpg.name} {jpg.stat().st_size // 1024} KiB")
+    records = build_samples(args.out, args.cache, args.seed, args.long_edge)
+    total = sum(p.stat().st_size for p in args.out.rglob("*") if p.is_file())
+    print(f"{len(records)} samples, {Counter(r['split'] for r in records)}, {total / 1e6:.1f} MB in {args.out}")
     return 0
 
 

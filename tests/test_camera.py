@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -86,10 +88,35 @@ def test_seed_from_name_is_stable():
     assert 0 <= seed_from_name("a0001-IMG_0001") < 2**64
 
 
-def test_make_samples_reproduces_a_bundled_raw_bit_exactly(tmp_path):
-    """scripts/make_samples.py, now built on bno.synth.camera, still makes the committed bytes."""
-    from scripts.make_samples import SCENES, write_scene
+def _sample_records() -> list[dict]:
+    return json.loads((SAMPLES / "photos.json").read_text(encoding="utf-8"))
 
-    index = next(i for i, s in enumerate(SCENES) if s.name.startswith("a4603"))  # Orientation 8, C14
-    written = write_scene(index, SCENES[index], tmp_path)
-    assert written.read_bytes() == (SAMPLES / "raws" / written.name).read_bytes()
+
+def test_make_samples_plans_the_bundled_samples():
+    """scripts/make_samples.py's plan (split, FiveK ids, shots) from the recorded photos is the committed one."""
+    from bno.pipelines.data.photoset import Photo
+    from scripts.make_samples import SEED, plan_samples
+
+    records = _sample_records()
+    photos = [Photo(**record["source"], file="") for record in records]  # planning reads no pixels
+    planned = {shot.name: shot for shot in plan_samples(photos, SEED)}
+    assert {name: asdict(shot) for name, shot in planned.items()} == {
+        r["shot"]["name"]: {**r["shot"], "split": r["split"]} for r in records
+    }
+    assert plan_samples(photos, SEED + 1) != list(planned.values())
+
+
+@pytest.mark.parametrize("name", [r["shot"]["name"] for r in _sample_records() if r["source"]["package"] == "pypi:scikit-image"])
+def test_make_samples_reproduces_a_bundled_sample_bit_exactly(tmp_path, name):
+    """A sample made again from the installed scikit-image photo is the committed raw and target, byte for byte."""
+    from bno.pipelines.data.photoset import Shot, make_shot, resolve_photos
+    from scripts.make_samples import LONG_EDGE, RAWS, SEED
+
+    record = next(r for r in _sample_records() if r["shot"]["name"] == name)
+    photo = next(p for p in resolve_photos({}, ()) if p.key == record["source"]["key"])
+    if photo.version != record["source"]["version"]:
+        pytest.skip(f"scikit-image {photo.version} installed; the samples were made from {record['source']['version']}")
+    result = make_shot(photo, Shot(**record["shot"], split=record["split"]), str(tmp_path), SEED, LONG_EDGE, raw_folder=RAWS)
+    assert result["status"] == "ok", result
+    for relative in (record["raw"], record["target"]):
+        assert (tmp_path / relative).read_bytes() == (SAMPLES / relative).read_bytes(), relative

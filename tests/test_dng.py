@@ -8,6 +8,8 @@ it back exactly, up to the white-balance multipliers and 16-bit rounding.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -278,15 +280,25 @@ def _sample_raws() -> list[Path]:
     return sorted((SAMPLES / "raws").glob("*.dng"))
 
 
+def _sample_records() -> dict[str, dict]:
+    """``samples/photos.json`` by raw name: each sample's shot, source photo and checksums."""
+    return {record["shot"]["name"]: record for record in json.loads((SAMPLES / "photos.json").read_text(encoding="utf-8"))}
+
+
 def test_bundled_samples():
     raws = _sample_raws()
-    assert len(raws) >= 24
-    assert sum(p.stat().st_size for p in raws) <= 15 * 1024 * 1024
+    records = _sample_records()
+    assert len(raws) >= 28 and {p.stem for p in raws} == set(records)
+    assert sum(p.stat().st_size for p in SAMPLES.rglob("*") if p.is_file()) <= 15 * 1024 * 1024
     patterns, ids, flips = set(), [], set()
     for path in raws:
         match = FIVEK_NAME.fullmatch(path.name)
         assert match, path.name
         ids.append(int(match.group(1)))
+        record = records[path.stem]
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == record["raw_sha256"], path.name
+        with tifffile.TiffFile(path) as tif:  # FiveK's layout: LJ92 tiles in a SubIFD, a preview in IFD0
+            assert tif.pages[0].subfiletype == 1 and tif.pages[0].pages[0].compression == 7, path.name
         with rawpy.imread(str(path)) as raw:
             patterns.add(_pattern_of(raw))
             flip = raw.sizes.flip
@@ -295,14 +307,29 @@ def test_bundled_samples():
         flips.add(flip)
         expert = SAMPLES / "expert" / f"{path.stem}.jpg"
         assert expert.is_file(), expert
+        assert hashlib.sha256(expert.read_bytes()).hexdigest() == record["target_sha256"], expert.name
         jpg = cv2.imread(str(expert), cv2.IMREAD_COLOR)
         assert jpg is not None and jpg.dtype == np.uint8
-        assert jpg.shape[:2] == ((w, h) if flip in (5, 6) else (h, w)), path.name
+        assert jpg.shape[:2] == ((w, h) if flip in (5, 6) else (h, w)) == (record["height"], record["width"]), path.name
+        assert record["split"] == ("test" if int(match.group(1)) > 4500 else "train")  # FiveK's split rule
     assert patterns == set(CFA_PATTERNS)
     assert len(set(ids)) == len(ids)
-    assert sum(i <= 4500 for i in ids) >= 12 and sum(i > 4500 for i in ids) >= 6  # FiveK split
+    assert sum(i <= 4500 for i in ids) >= 16 and sum(i > 4500 for i in ids) >= 8  # FiveK split
     assert any(" " in p.name and "(" in p.name for p in raws)
-    assert flips - {0}, "no sample exercises the Orientation tag"
+    assert {FLIP[6], FLIP[8]} <= flips, "portraits stored sideways: Orientation 6 and 8"
     experts = {p.stem for p in (SAMPLES / "expert").glob("*.jpg")}
     assert experts == {p.stem for p in raws}
-    assert (SAMPLES / "LICENSES.md").is_file() and (SAMPLES / "rawtherapee.pp3").is_file()
+
+
+def test_every_bundled_sample_is_a_different_photograph_with_its_licence():
+    records = list(_sample_records().values())
+    sources = [(r["source"]["package"], r["source"]["path"]) for r in records]
+    assert len(set(sources)) == len(records)  # no photo twice, so no photo in both splits
+    assert len({r["source"]["package"] for r in records}) >= 8
+    for split in ("train", "test"):  # both splits draw on several packages
+        assert len({r["source"]["package"] for r in records if r["split"] == split}) >= 5
+    licences = (SAMPLES / "LICENSES.md").read_text(encoding="utf-8")
+    for r in records:
+        row = next(line for line in licences.splitlines() if line.startswith(f"| `{r['shot']['name']}` | {r['split']} |"))
+        for value in (r["source"]["path"], r["source"]["author"], r["source"]["licence"], r["source"]["version"]):
+            assert value.replace("|", "/") in row, (r["shot"]["name"], value)

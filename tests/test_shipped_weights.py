@@ -14,7 +14,7 @@ from bno.pipelines.cli.enhance import main as enhance
 from bno.synth.io import read_image
 
 KINDS = [kind for kind in ("bno", "neurop") if (bno.resource_path(f"weights/{kind}") / "config.json").is_file()]
-RAW = bno.resource_path("samples/raws/a4514-IMG_0514.dng")
+RAW = bno.resource_path("samples/raws/a4784-IMG_2775.dng")  # a test-split sample, a portrait stored sideways
 
 
 @pytest.mark.parametrize("kind", KINDS)

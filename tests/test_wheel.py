@@ -54,7 +54,7 @@ def venv(tmp_path_factory, wheel) -> Path:
 def test_the_wheel_holds_one_top_level_package_and_its_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"bno", f"{wheel.name.split('-py')[0]}.dist-info"}
-    shipped_files = ("bno/data_manifest.yaml", "bno/configs/demo.yaml", "bno/configs/photoset.yaml", "bno/samples/LICENSES.md",
+    shipped_files = ("bno/data_manifest.yaml", "bno/configs/demo.yaml", "bno/configs/photoset.yaml", "bno/samples/LICENSES.md", "bno/samples/photos.json",
                      "bno/synth/ops/exposure.py", "bno/schema.py", "bno/files.py", "bno/weights/bno/model.safetensors")
     for shipped in shipped_files:
         assert shipped in names

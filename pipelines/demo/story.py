@@ -3,7 +3,7 @@
 1. **Result** — one sentence read off the metrics (:func:`reading`: which model is best on PSNR
    and on ΔE76 and by how much over the identity), the metrics table (identity / NeurOp / BNO)
    and a before/after of the test image with BNO's median PSNR;
-2. **Every test raw** — as shot | NeurOp | BNO | expert, and BNO's slider read-outs;
+2. **Every test raw** — as shot | NeurOp | BNO | target, and BNO's slider read-outs;
 3. **Training** — loss and held-out PSNR per epoch of both models (:func:`training_figure`,
    integer epoch ticks) and stage 1's held-out PSNR per operator;
 4. **Evaluation strips** — BNO's best and worst test images with |output − target| × gain;
@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
+import bno
 from bno.synth.colour_spaces import prophoto_to_srgb
 from bno.synth.io import read_image
 from bno.synth.ops import WhitePoint, get_operator
@@ -44,6 +45,8 @@ if TYPE_CHECKING:
 
 __all__ = ["METRICS", "MODEL_NAMES", "reading", "signed", "slider_change", "slider_label", "training_figure", "write_report"]
 
+#: The bundled samples (package data): raws/ and, as their targets, the photographs as published in expert/.
+SAMPLES = bno.resource_path("samples")
 #: How each evaluated model is called in the report.
 MODEL_NAMES = {"identity": "the identity", "neurop": "NeurOp", "bno": "BNO"}
 #: (summary key, label, unit, higher is better, decimals) of the metrics table; the first two are read out.
@@ -238,7 +241,7 @@ def _median_test_image(per_image_csv: Path) -> str | None:
 
 
 def _before_after(out: Path, record: Mapping[str, Any], targets: Path) -> list[tuple[np.ndarray, str]]:
-    """As shot | NeurOp | BNO | expert of one enhanced raw."""
+    """As shot | NeurOp | BNO | target of one enhanced raw."""
     source = Path(record["input"])
     panels: list[tuple[ImageSource, str]] = [(prophoto_to_srgb(decode_raw(source).image), "as shot (input)")]
     for kind in ("neurop", "bno"):  # the output each run's record names (bno-enhance may have renamed it)
@@ -247,7 +250,7 @@ def _before_after(out: Path, record: Mapping[str, Any], targets: Path) -> list[t
             panels.append((read_image(outputs[-1]).pixels, MODEL_NAMES[kind]))
     expert = expert_render(targets, source.stem)  # exact name: FiveK names may hold [...] (a glob class)
     if expert is not None:
-        panels.append((read_image(expert).pixels, "expert (RawTherapee)"))
+        panels.append((read_image(expert).pixels, "target (expert)"))
     return [(_fit_height(np.clip(image, 0, 1).astype(np.float32), 220), label) for image, label in panels]
 
 
@@ -271,7 +274,7 @@ def _result(report: Report, run: Run) -> None:
         row["test images"] = summary.get("images")
         rows.append(row)
     report.table(rows, anchor="metrics")
-    report.paragraph("Means over the test split against the expert renders; ↑ higher is better, ↓ lower is better. "
+    report.paragraph("Means over the test split against the targets; ↑ higher is better, ↓ lower is better. "
                      "The identity scores the as-shot renders themselves.", note=True)
     records = {Path(r["input"]).stem: r for r in _enhanced_records(run.out)}
     median = _median_test_image(run.out / "eval" / "bno" / "per_image.csv")
@@ -381,8 +384,11 @@ def write_report(run: Run, path: Path | None = None) -> Path:
     report = Report("BNO demo: Lightroom-equivalent operators → Bilateral Neural Operators")
     if run.budget.name != "full":
         report.paragraph(f"This is {run.budget.summary}.", css="banner", anchor="mode")
-    report.paragraph(f"Bundled sample raws ({run.raws}) with expert renders ({run.targets}); BNO and the NeurOp baseline "
-                     "trained with the same budget, then scored against the identity on the test split.", note=True)
+    bundled = Path(run.raws).resolve() == (SAMPLES / "raws").resolve() and Path(run.targets).resolve() == (SAMPLES / "expert").resolve()
+    sources = (f"The bundled sample raws ({run.raws}), each made from a different real photograph, with that photograph as "
+               f"published as its target ({run.targets})" if bundled else f"Camera raws ({run.raws}) with their expert targets ({run.targets})")
+    report.paragraph(f"{sources}; BNO and the NeurOp baseline trained with the same budget, then scored against the identity "
+                     "on the test split.", note=True)
     for section in (_result, _every_test_raw, _training, _evaluation_strips, _operator_data, _timings):
         section(report, run)
     return report.write(path or run.out / "report.html")
