@@ -22,7 +22,7 @@ __all__ = ["main"]
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("demo"), show_default=True, help="Output folder.")
 @click.option("--raws", type=click.Path(exists=True, file_okay=False, path_type=Path), default=SAMPLES / "raws", show_default=True, help="Camera raws.")
 @click.option("--targets", type=click.Path(exists=True, file_okay=False, path_type=Path), default=SAMPLES / "expert", show_default=True, help="Expert renders, matched by name.")
-@click.option("--quick", is_flag=True, help="A first look (about 2½ minutes on 2 idle cores instead of 7): a small training budget and 11 operator levels; the report says so.")
+@click.option("--quick", is_flag=True, help="A first look in about a third of the full demo's time: a small training budget and 11 operator levels; the report says so.")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE", help="Training config override for both models, e.g. stage1.epochs=1 (repeatable).")
 @click.option("--heartbeat", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="When stderr is not a terminal: seconds between progress lines within a long step (0: one line per step only).")
