@@ -30,6 +30,7 @@ from safetensors.torch import load_file
 from safetensors.torch import save as save_safetensors
 
 import bno
+from bno.errors import first_line
 from bno.files import atomic_write_bytes
 from bno.schema import describe_error, missing_keys
 
@@ -184,11 +185,6 @@ def _load_into(model: SequentialRetoucher, state: Mapping[str, torch.Tensor], so
     model.load_state_dict(state, strict=True)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _load_foreign_pth(path: Path) -> SequentialRetoucher:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -197,9 +193,9 @@ def _load_foreign_pth(path: Path) -> SequentialRetoucher:
     except pickle.UnpicklingError as exc:
         if "Weights only load failed" in str(exc):  # torch's own refusal; its advice to disable it is not repeated
             raise CheckpointError(f"{path}: refused: loading it would build objects other than tensors (it could run code)") from None
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({first_line(exc)})") from None
     except Exception as exc:  # any other way an arbitrary file trips the unpickler (IndexError, KeyError, …)
-        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}: {_first_line(exc)})") from None
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint ({type(exc).__name__}: {first_line(exc)})") from None
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise CheckpointError(f"{path}: not a state dict of tensors")
     try:

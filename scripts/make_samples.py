@@ -66,6 +66,7 @@ from bno.pipelines.data.photoset import (
     assign_splits,
     fetch_packages,
     make_shot,
+    markdown_table,
     plan_shots,
     resolve_photos,
 )
@@ -218,14 +219,13 @@ def licences_markdown(records: Sequence[Mapping[str, Any]], seed: int, long_edge
         + ", ".join(f"{family} {count}" for family, count in sorted(families.items())) + " (permissive: public domain, CC0,",
         "CC-BY, BSD; copyleft: GPL, LGPL, CC-BY-SA).",
         "",
-        "| sample (`.dng` / `.jpg`) | split | subject | package (version) | path in the package | author | licence | stated in |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: r["fivek_id"]):
-        s = r["source"]
-        cells = [f"`{r['shot']['name']}`", r["split"], r["subject"], f"{s['package']} ({s['version']})", f"`{s['path']}`", s["author"],
-                 s["licence"], f"`{s['licence_source']}`"]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    by_id = sorted(records, key=lambda r: r["fivek_id"])
+    lines += markdown_table(
+        ["sample (`.dng` / `.jpg`)", "split", "subject", "package (version)", "path in the package", "author", "licence", "stated in"],
+        ([f"`{r['shot']['name']}`", r["split"], r["subject"], f"{r['source']['package']} ({r['source']['version']})",
+          f"`{r['source']['path']}`", r["source"]["author"], r["source"]["licence"], f"`{r['source']['licence_source']}`"] for r in by_id),
+    )
     lines += [
         "",
         "## Shots",
@@ -234,14 +234,13 @@ def licences_markdown(records: Sequence[Mapping[str, Any]], seed: int, long_edge
         "90° counter-clockwise/clockwise. Light and as-shot are Adobe Temperature (K) / Tint; EV is the",
         "exposure of a diffuse white relative to 70 % of the raw range.",
         "",
-        "| sample | size | orient. | CFA | camera | scene light | as shot | EV | ISO |",
-        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: r["fivek_id"]):
-        shot = r["shot"]
-        lines.append(f"| `{shot['name']}` | {r['width']}×{r['height']} | {r['orientation']} | {shot['pattern']} | {shot['camera']} | "
-                     f"{shot['temperature']:.0f} K / {shot['tint']:+.1f} | {shot['as_shot_temperature']:.0f} K / {shot['as_shot_tint']:+.1f} | "
-                     f"{shot['ev']:+.2f} | {shot['iso']} |")
+    lines += markdown_table(
+        ["sample", "size", "orient.", "CFA", "camera", "scene light", "as shot", "EV", "ISO"],
+        ([f"`{s['name']}`", f"{r['width']}×{r['height']}", r["orientation"], s["pattern"], s["camera"],
+          f"{s['temperature']:.0f} K / {s['tint']:+.1f}", f"{s['as_shot_temperature']:.0f} K / {s['as_shot_tint']:+.1f}",
+          f"{s['ev']:+.2f}", s["iso"]] for r in by_id for s in [r["shot"]]),
+    )
     return "\n".join(lines) + "\n"
 
 

@@ -11,7 +11,7 @@ import bno.schema  # noqa: F401
 import bno.synth
 
 MODULES = sorted(
-    ["bno.files", "bno.schema"]
+    ["bno.errors", "bno.files", "bno.schema"]
     + [info.name for package in (bno.synth, bno.model) for info in pkgutil.walk_packages(package.__path__, f"{package.__name__}.")]
 )
 

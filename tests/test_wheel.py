@@ -55,7 +55,7 @@ def test_the_wheel_holds_one_top_level_package_and_its_data(wheel):
     names = zipfile.ZipFile(wheel).namelist()
     assert {name.split("/")[0] for name in names} == {"bno", f"{wheel.name.split('-py')[0]}.dist-info"}
     shipped_files = ("bno/data_manifest.yaml", "bno/configs/demo.yaml", "bno/configs/photoset.yaml", "bno/samples/LICENSES.md", "bno/samples/photos.json",
-                     "bno/synth/ops/exposure.py", "bno/schema.py", "bno/files.py", "bno/weights/bno/model.safetensors")
+                     "bno/synth/ops/exposure.py", "bno/schema.py", "bno/files.py", "bno/errors.py", "bno/weights/bno/model.safetensors")
     for shipped in shipped_files:
         assert shipped in names
     assert any(name.startswith("bno/samples/raws/") and name.endswith(".dng") for name in names)

@@ -80,6 +80,7 @@ __all__ = [
     "fivek_folder",
     "kphotoalbum_angles",
     "licences_markdown",
+    "markdown_table",
     "load_upright",
     "make_shot",
     "plan_shots",
@@ -653,6 +654,16 @@ def make_shot(photo: Photo, shot: Shot, out: str, seed: int = 0, long_edge: int 
 # --------------------------------------------------------------------------- documents
 
 
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> list[str]:
+    """A GitHub-flavoured Markdown table as lines; a ``|`` inside a cell becomes ``/``.
+
+    >>> markdown_table(["a", "b"], [[1, "x|y"]])
+    ['| a | b |', '|---|---|', '| 1 | x/y |']
+    """
+    line = lambda cells: "| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |"  # noqa: E731
+    return [line(header), "|" + "---|" * len(header), *(line(row) for row in rows)]
+
+
 def licences_markdown(records: Sequence[Mapping[str, Any]], seed: int) -> str:
     """``LICENSES.md``: what the photoset is, and one row of credits per photo."""
     packages = Counter(r["source"]["package"] for r in records)
@@ -667,13 +678,13 @@ def licences_markdown(records: Sequence[Mapping[str, Any]], seed: int) -> str:
         "",
         "Photos per package: " + ", ".join(f"{name} {count}" for name, count in sorted(packages.items())) + ".",
         "",
-        "| id | split | photo | package (version) | path in the package | author | licence | stated in |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for r in sorted(records, key=lambda r: r["fivek_id"]):
-        s = r["source"]
-        cells = [f"a{r['fivek_id']:04d}", r["split"], s["key"], f"{s['package']} ({s['version']})", f"`{s['path']}`", s["author"], s["licence"], f"`{s['licence_source']}`"]
-        lines.append("| " + " | ".join(str(c).replace("|", "/") for c in cells) + " |")
+    lines += markdown_table(
+        ["id", "split", "photo", "package (version)", "path in the package", "author", "licence", "stated in"],
+        ([f"a{r['fivek_id']:04d}", r["split"], r["source"]["key"], f"{r['source']['package']} ({r['source']['version']})",
+          f"`{r['source']['path']}`", r["source"]["author"], r["source"]["licence"], f"`{r['source']['licence_source']}`"]
+         for r in sorted(records, key=lambda r: r["fivek_id"])),
+    )
     return "\n".join(lines) + "\n"
 
 

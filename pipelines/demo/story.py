@@ -25,7 +25,6 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-import bno
 from bno.synth.colour_spaces import prophoto_to_srgb
 from bno.synth.io import read_image
 from bno.synth.ops import WhitePoint, get_operator
@@ -35,6 +34,7 @@ from bno.pipelines.data.manifest import read_manifest
 from bno.pipelines.demo.progress import format_duration
 from bno.pipelines.demo.report import ImageSource, Report
 from bno.pipelines.demo.targets import expert_render
+from bno.pipelines.demo.workflow import SAMPLES
 from bno.pipelines.edit.sliders import warmer_temperature
 from bno.pipelines.evaluate.evaluation import DIFF_GAIN
 
@@ -45,8 +45,6 @@ if TYPE_CHECKING:
 
 __all__ = ["METRICS", "MODEL_NAMES", "reading", "signed", "slider_change", "slider_label", "training_figure", "write_report"]
 
-#: The bundled samples (package data): raws/ and, as their targets, the photographs as published in expert/.
-SAMPLES = bno.resource_path("samples")
 #: How each evaluated model is called in the report.
 MODEL_NAMES = {"identity": "the identity", "neurop": "NeurOp", "bno": "BNO"}
 #: (summary key, label, unit, higher is better, decimals) of the metrics table; the first two are read out.
@@ -240,14 +238,14 @@ def _median_test_image(per_image_csv: Path) -> str | None:
     return Path(rows[(len(rows) - 1) // 2]["input"]).stem if rows else None
 
 
-def _before_after(out: Path, record: Mapping[str, Any], targets: Path) -> list[tuple[np.ndarray, str]]:
-    """As shot | NeurOp | BNO | target of one enhanced raw."""
+def _before_after(outputs: Mapping[str, Mapping[str, Path]], record: Mapping[str, Any], targets: Path) -> list[tuple[np.ndarray, str]]:
+    """As shot | NeurOp | BNO | target of one enhanced raw; ``outputs``: :func:`_enhanced_outputs`."""
     source = Path(record["input"])
     panels: list[tuple[ImageSource, str]] = [(prophoto_to_srgb(decode_raw(source).image), "as shot (input)")]
-    for kind in ("neurop", "bno"):  # the output each run's record names (bno-enhance may have renamed it)
-        outputs = [Path(r["output"]) for r in _enhanced_records(out, kind) if r.get("input") == record["input"]]
-        if outputs and outputs[-1].is_file():
-            panels.append((read_image(outputs[-1]).pixels, MODEL_NAMES[kind]))
+    for kind in ("neurop", "bno"):
+        output = outputs[kind].get(record["input"])
+        if output is not None and output.is_file():
+            panels.append((read_image(output).pixels, MODEL_NAMES[kind]))
     expert = expert_render(targets, source.stem)  # exact name: FiveK names may hold [...] (a glob class)
     if expert is not None:
         panels.append((read_image(expert).pixels, "target (expert)"))
@@ -257,6 +255,12 @@ def _before_after(out: Path, record: Mapping[str, Any], targets: Path) -> list[t
 def _enhanced_records(out: Path, kind: str = "bno") -> list[dict[str, Any]]:
     """The JSON records ``bno-enhance`` wrote for ``kind``'s outputs (each names its input and output)."""
     return [_read_json(path) for path in sorted((out / "enhanced" / kind).glob("*.json"))]
+
+
+def _enhanced_outputs(out: Path) -> dict[str, dict[str, Path]]:
+    """Model kind → input path → the output its ``bno-enhance`` record names (the tool may have renamed it)."""
+    return {kind: {r["input"]: Path(r["output"]) for r in _enhanced_records(out, kind) if "input" in r and "output" in r}
+            for kind in ("neurop", "bno")}
 
 
 # --------------------------------------------------------------------------- sections
@@ -279,7 +283,7 @@ def _result(report: Report, run: Run) -> None:
     records = {Path(r["input"]).stem: r for r in _enhanced_records(run.out)}
     median = _median_test_image(run.out / "eval" / "bno" / "per_image.csv")
     if median in records:
-        report.gallery(_before_after(run.out, records[median], run.targets), anchor="before-after",
+        report.gallery(_before_after(_enhanced_outputs(run.out), records[median], run.targets), anchor="before-after",
                        caption=f"{median}: the test image with BNO's median PSNR.")
 
 
@@ -288,8 +292,9 @@ def _every_test_raw(report: Report, run: Run) -> None:
     if not records:
         return
     report.heading("Every test raw: before and after", anchor="test-raws")
+    outputs = _enhanced_outputs(run.out)
     for record in records:
-        report.gallery(_before_after(run.out, record, run.targets), caption=Path(record["input"]).stem)
+        report.gallery(_before_after(outputs, record, run.targets), caption=Path(record["input"]).stem)
     report.heading("Slider read-outs (BNO strengths as Lightroom sliders; XMP sidecars beside the outputs)", anchor="sliders")
     rows = []
     for record in records:

@@ -46,6 +46,7 @@ from bno.pipelines.edit.sliders import (
 )
 from bno.pipelines.edit.xmp import xmp_packet
 from bno.synth.colour_spaces import prophoto_to_srgb
+from bno.errors import first_line
 from bno.files import atomic_write_bytes
 from bno.synth.io import JPEG_QUALITY, FileError, encode_image, read_image
 from bno.synth.ops import WhitePoint, get_operator
@@ -251,8 +252,7 @@ def _retouch(
                 raise EnhanceError(path, str(exc)) from None
         out, strengths = _run(model, image, chosen, keep_input=False)
     except RuntimeError as exc:  # too narrow for the predictor, out of memory, …
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise EnhanceError(path, f"the model cannot process this {width}×{height} image ({reason})") from None
+        raise EnhanceError(path, f"the model cannot process this {width}×{height} image ({first_line(exc)})") from None
     return out[0].permute(1, 2, 0).cpu().numpy(), {code: float(s[0]) for code, s in strengths.items()}, chosen
 
 

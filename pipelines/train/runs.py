@@ -38,6 +38,7 @@ from typing import Any
 import torch
 import yaml
 
+from bno.errors import first_line
 from bno.files import atomic_write_bytes
 from bno.model import CheckpointError, SequentialRetoucher, save_checkpoint
 from bno.model.checkpoint import COMPLETE, WEIGHTS_NAME, checkpoint_dir
@@ -249,11 +250,6 @@ class RunDir:
         return last, _read_trainer_state(last / TRAINER_STATE, last / WEIGHTS_NAME)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    return text.splitlines()[0] if text else type(error).__name__
-
-
 def _read_trainer_state(state_path: Path, weights_path: Path) -> dict[str, Any]:
     """The trainer state of a checkpoint, after checking its weights file is whole.
 
@@ -266,12 +262,12 @@ def _read_trainer_state(state_path: Path, weights_path: Path) -> dict[str, Any]:
     try:
         state = torch.load(state_path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, AttributeError, ValueError) as error:
-        raise CheckpointError(f"{state_path}: refused or unreadable trainer state (weights_only load): {_first_line(error)}") from None
+        raise CheckpointError(f"{state_path}: refused or unreadable trainer state (weights_only load): {first_line(error)}") from None
     if not isinstance(state, dict) or any(key not in state for key in TRAINER_KEYS):
         raise CheckpointError(f"{state_path}: not a trainer state (needs {', '.join(TRAINER_KEYS)})")
     try:
         with safe_open(str(weights_path), framework="pt") as handle:  # checks the header and the file length
             handle.keys()
     except (SafetensorError, OSError, ValueError) as error:
-        raise CheckpointError(f"{weights_path}: corrupt safetensors file ({_first_line(error)})") from None
+        raise CheckpointError(f"{weights_path}: corrupt safetensors file ({first_line(error)})") from None
     return state
