@@ -8,10 +8,10 @@ Every step is the public command a user would type (run as ``python -m …`` so 
 matter); its whole output goes to ``<out>/demo.log`` while :mod:`bno.pipelines.demo.progress`
 shows step k of n, the elapsed time, an estimate of the time left and the step's last line.
 
-Two budgets (:data:`BUDGETS`): ``full`` (the recipes ``demo.yaml`` / ``demo-neurop.yaml``; 6:52 on
-2 idle CPU cores with the earlier samples) and ``quick`` (``--quick``: ``demo-quick*.yaml`` and 11
-operator levels, a first look in 2:20; the report says so). The expected seconds of each step
-(:func:`expected_seconds`, fitted to those two runs) weight the estimate of the time left.
+Two budgets (:data:`BUDGETS`): ``full`` (the recipes ``demo.yaml`` / ``demo-neurop.yaml``; 10:08 on
+2 idle CPU cores with the 30 bundled LJ92 samples) and ``quick`` (``--quick``: ``demo-quick*.yaml`` and
+11 operator levels, a first look; the report says so). The expected seconds of each step
+(:func:`expected_seconds`, fitted to the idle full run) weight the estimate of the time left.
 """
 
 from __future__ import annotations
@@ -67,14 +67,15 @@ BUDGETS: dict[str, Budget] = {
                     "run bno-demo without --quick for the real comparison"),
 }
 
-#: Seconds on 2 idle CPU cores, fitted to ``bno-demo`` and ``bno-demo --quick`` on the earlier bundled samples
-#: (28 uncompressed raws, 8 of them test; the 30 LJ92 raws of today's samples were not timed on an idle
-#: machine): see :func:`expected_seconds`. They only weight the estimate; the measured pace corrects it.
+#: Seconds on 2 idle CPU cores, fitted to ``bno-demo`` on the 30 bundled LJ92 samples (20 train, 10 test
+#: photos; per-step wall times in that run's report: stage 1 139 s BNO / 331 s NeurOp, stage 2 37 / 46 s);
+#: ``--quick`` uses the same rates (its idle run is not measured). See :func:`expected_seconds`. They only
+#: weight the estimate; the measured pace corrects it.
 _START = 2.5  # a command's start: Python, torch, reading its inputs
-_PER_SCENE = {"generate": 0.26, "pairs": 0.06}  # per raw (generate: at 21 levels)
+_PER_SCENE = {"generate": 0.35, "pairs": 0.09}  # per raw (generate: at 21 levels)
 #: (model kind, stage) → (fixed seconds: start, data, validation; seconds per training image)
-_TRAINING = {("bno", "stage1"): (7.6, 0.057), ("neurop", "stage1"): (11.7, 0.149),
-             ("bno", "stage2"): (5.2, 0.0365), ("neurop", "stage2"): (5.0, 0.0535)}
+_TRAINING = {("bno", "stage1"): (7.6, 0.091), ("neurop", "stage1"): (11.7, 0.222),
+             ("bno", "stage2"): (5.2, 0.065), ("neurop", "stage2"): (5.0, 0.084)}
 _PER_TEST_IMAGE = {"evaluate": 0.12, "enhance": 0.35}
 
 
