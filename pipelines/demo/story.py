@@ -252,15 +252,14 @@ def _before_after(outputs: Mapping[str, Mapping[str, Path]], record: Mapping[str
     return [(_fit_height(np.clip(image, 0, 1).astype(np.float32), 220), label) for image, label in panels]
 
 
-def _enhanced_records(out: Path, kind: str = "bno") -> list[dict[str, Any]]:
-    """The JSON records ``bno-enhance`` wrote for ``kind``'s outputs (each names its input and output)."""
-    return [_read_json(path) for path in sorted((out / "enhanced" / kind).glob("*.json"))]
+def _enhanced_records(out: Path) -> dict[str, list[dict[str, Any]]]:
+    """Model kind → the JSON records ``bno-enhance`` wrote for its outputs (each names its input and output)."""
+    return {kind: [_read_json(path) for path in sorted((out / "enhanced" / kind).glob("*.json"))] for kind in ("neurop", "bno")}
 
 
-def _enhanced_outputs(out: Path) -> dict[str, dict[str, Path]]:
-    """Model kind → input path → the output its ``bno-enhance`` record names (the tool may have renamed it)."""
-    return {kind: {r["input"]: Path(r["output"]) for r in _enhanced_records(out, kind) if "input" in r and "output" in r}
-            for kind in ("neurop", "bno")}
+def _enhanced_outputs(records: Mapping[str, list[dict[str, Any]]]) -> dict[str, dict[str, Path]]:
+    """Model kind → input path → the output its record names (``bno-enhance`` may have renamed it)."""
+    return {kind: {r["input"]: Path(r["output"]) for r in rows if "input" in r and "output" in r} for kind, rows in records.items()}
 
 
 # --------------------------------------------------------------------------- sections
@@ -280,19 +279,21 @@ def _result(report: Report, run: Run) -> None:
     report.table(rows, anchor="metrics")
     report.paragraph("Means over the test split against the targets; ↑ higher is better, ↓ lower is better. "
                      "The identity scores the as-shot renders themselves.", note=True)
-    records = {Path(r["input"]).stem: r for r in _enhanced_records(run.out)}
+    enhanced = _enhanced_records(run.out)
+    records = {Path(r["input"]).stem: r for r in enhanced["bno"]}
     median = _median_test_image(run.out / "eval" / "bno" / "per_image.csv")
     if median in records:
-        report.gallery(_before_after(_enhanced_outputs(run.out), records[median], run.targets), anchor="before-after",
+        report.gallery(_before_after(_enhanced_outputs(enhanced), records[median], run.targets), anchor="before-after",
                        caption=f"{median}: the test image with BNO's median PSNR.")
 
 
 def _every_test_raw(report: Report, run: Run) -> None:
-    records = _enhanced_records(run.out)
+    enhanced = _enhanced_records(run.out)
+    records = enhanced["bno"]
     if not records:
         return
     report.heading("Every test raw: before and after", anchor="test-raws")
-    outputs = _enhanced_outputs(run.out)
+    outputs = _enhanced_outputs(enhanced)
     for record in records:
         report.gallery(_before_after(outputs, record, run.targets), caption=Path(record["input"]).stem)
     report.heading("Slider read-outs (BNO strengths as Lightroom sliders; XMP sidecars beside the outputs)", anchor="sliders")

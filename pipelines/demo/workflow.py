@@ -69,7 +69,7 @@ BUDGETS: dict[str, Budget] = {
 
 #: Seconds on 2 idle CPU cores, fitted to ``bno-demo`` on the 30 bundled LJ92 samples (20 train, 10 test
 #: photos; per-step wall times in that run's report: stage 1 139 s BNO / 331 s NeurOp, stage 2 37 / 46 s);
-#: ``--quick`` uses the same rates (its idle run is not measured). See :func:`expected_seconds`. They only
+#: ``--quick`` uses the same rates (idle: 2:46 measured, 3:05 estimated). See :func:`expected_seconds`. They only
 #: weight the estimate; the measured pace corrects it.
 _START = 2.5  # a command's start: Python, torch, reading its inputs
 _PER_SCENE = {"generate": 0.35, "pairs": 0.09}  # per raw (generate: at 21 levels)

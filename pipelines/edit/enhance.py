@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bno.errors import first_line
 from bno.model import SequentialRetoucher
 from bno.pipelines.edit.sliders import (
     SliderChange,
@@ -46,7 +47,6 @@ from bno.pipelines.edit.sliders import (
 )
 from bno.pipelines.edit.xmp import xmp_packet
 from bno.synth.colour_spaces import prophoto_to_srgb
-from bno.errors import first_line
 from bno.files import atomic_write_bytes
 from bno.synth.io import JPEG_QUALITY, FileError, encode_image, read_image
 from bno.synth.ops import WhitePoint, get_operator
