@@ -63,7 +63,7 @@ def test_seeded_and_reproducible():
 
 
 def test_unpaired_ids_and_bad_files_are_named(tmp_path):
-    with pytest.raises(ValueError, match=r"1 only in A: a4502; 2 only in B: a4503, a4504"):
+    with pytest.raises(ValueError, match=r"2 missing from A: a4503, a4504; 1 missing from B: a4502"):
         compare_scores(_scores("psnr", [1, 2]), {"a4501": {"psnr": 1.0}, "a4503": {"psnr": 1.0}, "a4504": {"psnr": 1.0}})
     with pytest.raises(ValueError, match="no per_image.csv"):
         read_per_image(tmp_path)
@@ -73,6 +73,44 @@ def test_unpaired_ids_and_bad_files_are_named(tmp_path):
     (tmp_path / "per_image.csv").write_text("id,psnr\na4501,high\n")
     with pytest.raises(ValueError, match=r"psnr of 'a4501' is 'high', not a number"):
         read_per_image(tmp_path)
+
+
+def test_several_runs_put_the_training_seeds_spread_into_the_interval():
+    # every image gains exactly 0.5 dB; the three runs of A sit −0.2, 0, +0.2 dB around that. Images
+    # then add no variance and the interval is the runs' alone: the mean of 3 runs drawn with
+    # replacement from {−0.2, 0, +0.2} is −0.2 or +0.2 with probability 1/27 = 3.7 % each (> 2.5 %).
+    b = np.linspace(20, 30, 40)
+    runs_a = [_scores("psnr", b + 0.5 + shift) for shift in (-0.2, 0.0, 0.2)]
+    (psnr,) = compare_scores(runs_a, _scores("psnr", b), resamples=20_000).metrics
+    assert psnr.mean_difference == pytest.approx(0.5)
+    assert psnr.ci_low == pytest.approx(0.3) and psnr.ci_high == pytest.approx(0.7)
+    assert psnr.run_means_a == pytest.approx((25.3, 25.5, 25.7)) and psnr.run_means_b == pytest.approx((25.0,))
+    # one run of A alone: no seed term, the interval collapses again
+    (single,) = compare_scores(runs_a[:1], _scores("psnr", b), resamples=2000).metrics
+    assert single.ci_low == pytest.approx(0.3) and single.ci_high == pytest.approx(0.3)
+
+
+def _write(rows, folder):
+    folder.mkdir(parents=True, exist_ok=True)
+    write_per_image_csv(rows, folder / "per_image.csv")
+
+
+def test_folders_of_runs_are_averaged_per_image_and_missing_ids_named(tmp_path):
+    for name, values in (("seed0", [30.0, 20.0]), ("seed1", [32.0, 22.0])):
+        rows = [{"id": key, "psnr": v} for key, v in zip(("a4501", "a4502"), values)]
+        _write(rows, tmp_path / "bno" / name)
+    _write([{"id": "a4501", "psnr": 29.0}, {"id": "a4502", "psnr": 23.0}], tmp_path / "neurop")
+    comparison = compare_evaluations(tmp_path / "bno", tmp_path / "neurop", resamples=200)
+    (psnr,) = comparison.metrics
+    assert (comparison.runs_a, comparison.runs_b) == (2, 1)
+    assert psnr.run_means_a == (25.0, 27.0) and psnr.mean_a == 26.0 and psnr.mean_difference == pytest.approx(0.0)
+    assert (psnr.wins, psnr.ties, psnr.losses) == (1, 0, 1)  # a4501: 31 vs 29, a4502: 21 vs 23
+    result = CliRunner().invoke(main, ["compare", str(tmp_path / "bno"), str(tmp_path / "neurop"), "--resamples", "200"])
+    assert result.exit_code == 0, result.output
+    assert "(2 runs averaged per image; psnr per run: 25.00, 27.00)" in result.output and "bootstrap over images and runs" in result.output
+    _write([{"id": "a4501", "psnr": 31.0}], tmp_path / "bno" / "seed1")
+    with pytest.raises(ValueError, match=r"1 missing from .*bno run 2: a4502$"):
+        compare_evaluations(tmp_path / "bno", tmp_path / "neurop")
 
 
 def test_reads_the_csv_evaluate_writes(tmp_path):
@@ -109,4 +147,4 @@ def test_compare_command_table_json_and_unpaired_error(evaluations):
         assert values["ci_low"] == values["ci_high"] == 0.0 and values["ties"] == 2
     assert compare_evaluations(folder, folder / "per_image.csv", resamples=50).images == 2  # the CSV itself also works
     result = CliRunner().invoke(main, ["compare", str(folder), str(evaluations["first"])])
-    assert result.exit_code == 2 and result.output.strip() == f"error: images do not pair by id: 1 only in {folder}: a4502"
+    assert result.exit_code == 2 and result.output.strip() == f"error: images do not pair by id: 1 missing from {evaluations['first']}: a4502"

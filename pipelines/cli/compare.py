@@ -2,6 +2,7 @@
 
     bno-train compare runs/bno/eval/pairs-test runs/neurop/eval/pairs-test
     bno-train compare A B --json --seed 1 --resamples 20000
+    bno-train compare eval/bno eval/neurop      # folders of runs: eval/bno/seed0, eval/bno/seed1, …
 
 The work is :func:`bno.pipelines.evaluate.compare.compare_evaluations`. Errors (a folder
 without ``per_image.csv``, ids present in one folder only) are one line, exit status 2.
@@ -33,7 +34,9 @@ def compare(eval_a: Path, eval_b: Path, as_json: bool, seed: int, resamples: int
 
     Per metric: the mean of A and of B, the mean paired difference A − B with a bootstrap
     confidence interval (images resampled with replacement, A and B together), and how many
-    images A wins, ties and loses.
+    images A wins, ties and loses. EVAL_A or EVAL_B may also be a folder of evaluation folders —
+    one model trained with several seeds: its per-image scores are averaged over the runs, and
+    the runs are resampled too, so the interval includes the seed's spread.
     """
     from bno.pipelines.evaluate.compare import compare_evaluations, format_comparison
 

@@ -1,20 +1,26 @@
-"""Is model A better than model B? A paired comparison of two ``bno-train evaluate`` folders.
+"""Is model A better than model B? A paired comparison of ``bno-train evaluate`` folders.
 
-Each folder holds ``per_image.csv`` (one row per test image: ``id``, metrics, …). Images are
-paired by ``id`` (an id present in one folder only is an error), and for every metric both
-folders report (PSNR, SSIM, ΔE76, ΔE2000, LPIPS: the keys of
-:data:`bno.synth.metrics.HIGHER_IS_BETTER`):
+Each evaluation folder holds ``per_image.csv`` (one row per test image: ``id``, metrics, …).
+A side is one such folder, or a folder of them — one model trained several times (stage-2
+seeds, say), e.g. ``eval/bno/seed0``, ``eval/bno/seed1``, … given as ``eval/bno``. Images are
+paired by ``id`` (an id missing from any run is an error); a side's per-image value is the
+mean over its runs. For every metric all runs report (PSNR, SSIM, ΔE76, ΔE2000, LPIPS: the
+keys of :data:`bno.synth.metrics.HIGHER_IS_BETTER`):
 
 | field              | meaning                                                                 |
 |--------------------|-------------------------------------------------------------------------|
 | ``mean_a/mean_b``  | the mean over the paired images (what ``summary.json`` reports)         |
 | ``mean_difference``| mean of the per-image differences ``d_i = A_i − B_i`` (units of the metric) |
-| ``ci_low/ci_high`` | percentile bootstrap confidence interval of that mean (Efron & Tibshirani 1993, §13.3): ``scipy.stats.bootstrap`` with ``paired=True`` — images are resampled with replacement, each keeping its A and B value — ``n_resamples`` resamples from a generator seeded with ``seed`` |
+| ``ci_low/ci_high`` | percentile bootstrap confidence interval of that mean (Efron & Tibshirani 1993, §13.3): images are resampled with replacement, each keeping its A and B values (paired); where a side has several runs its runs are resampled too, independently of the images (a two-level bootstrap, Davison & Hinkley 1997, §3.8) — ``resamples`` resamples from a generator seeded with ``seed`` |
+| ``run_means_a/b``  | each run's mean over the images (one value for a single run): the spread the training seed alone causes |
 | ``wins/ties/losses``| images where A is better than / exactly equal to / worse than B, by the metric's direction (higher PSNR/SSIM, lower ΔE/LPIPS) |
 
 A CI that excludes 0 says the mean difference is unlikely to be resampling noise of these
-images; it says nothing about other photos. With constant differences the interval
-collapses onto that constant.
+images — and, with several runs per side, of the training seed; it says nothing about other
+photos. With one run per side the training seed's effect is not in the interval at all (one
+stage-2 seed can move a model by ±0.5 dB on 32 photos). With few runs the run term is
+underestimated (the bootstrap's variance of a mean of K runs is (K − 1)/K of the plug-in
+estimate's). With constant differences the interval collapses onto that constant.
 """
 
 from __future__ import annotations
@@ -27,7 +33,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import stats
 from tabulate import tabulate
 
 from bno.synth.metrics import HIGHER_IS_BETTER
@@ -40,11 +45,14 @@ __all__ = [
     "compare_scores",
     "format_comparison",
     "read_per_image",
+    "read_runs",
 ]
 
 #: The per-image file ``bno-train evaluate`` writes into its output folder.
 PER_IMAGE_CSV = "per_image.csv"
 _SHOWN_IDS = 5
+#: Per-image scores of one evaluation: ``{id: {metric: value}}``.
+Scores = Mapping[str, Mapping[str, float]]
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,8 @@ class MetricComparison:
     wins: int
     ties: int
     losses: int
+    run_means_a: tuple[float, ...]
+    run_means_b: tuple[float, ...]
 
 
 @dataclass(frozen=True)
@@ -69,6 +79,8 @@ class Comparison:
 
     a: str
     b: str
+    runs_a: int
+    runs_b: int
     images: int
     confidence: float
     resamples: int
@@ -78,7 +90,9 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"a", "b", "images", …, "metrics": {name: {...}}}``."""
         data = asdict(self)
-        data["method"] = "paired percentile bootstrap (scipy.stats.bootstrap)"
+        data["method"] = "paired percentile bootstrap over images" + (
+            " and runs" if max(self.runs_a, self.runs_b) > 1 else ""
+        )
         data["metrics"] = {m["metric"]: {k: v for k, v in m.items() if k != "metric"} for m in data["metrics"]}
         return data
 
@@ -126,71 +140,106 @@ def read_per_image(source: str | os.PathLike[str]) -> dict[str, dict[str, float]
     return scores
 
 
+def read_runs(source: str | os.PathLike[str]) -> list[dict[str, dict[str, float]]]:
+    """One side of a comparison: ``[{id: {metric: value}}]``, one entry per run.
+
+    ``source`` is an evaluation folder (or its CSV) — one run — or a folder whose
+    subfolders are evaluation folders (several runs of one model, in name order).
+    """
+    path = Path(source)
+    if path.is_dir() and not (path / PER_IMAGE_CSV).is_file():
+        runs = sorted(child for child in path.iterdir() if (child / PER_IMAGE_CSV).is_file())
+        if runs:
+            return [read_per_image(run) for run in runs]
+    return [read_per_image(path)]
+
+
 def _ids_text(ids: list[str]) -> str:
     shown = ", ".join(ids[:_SHOWN_IDS])
     return shown + (f" … ({len(ids)} in all)" if len(ids) > _SHOWN_IDS else "")
 
 
-def _paired(a: Mapping[str, Mapping[str, float]], b: Mapping[str, Mapping[str, float]], label_a: str, label_b: str) -> list[str]:
-    """The ids both hold, sorted; ``ValueError`` naming the ids only one holds."""
-    only_a, only_b = sorted(set(a) - set(b)), sorted(set(b) - set(a))
-    problems = [f"{len(ids)} only in {label}: {_ids_text(ids)}" for ids, label in ((only_a, label_a), (only_b, label_b)) if ids]
+def _paired(runs: Mapping[str, list[Scores]]) -> list[str]:
+    """The ids every run of every side holds, sorted; ``ValueError`` naming the ids each run lacks."""
+    labelled = {
+        (label if len(side) == 1 else f"{label} run {i + 1}"): set(scores)
+        for label, side in runs.items() for i, scores in enumerate(side)
+    }
+    every, anywhere = set.intersection(*labelled.values()), set.union(*labelled.values())
+    problems = [f"{len(anywhere - ids)} missing from {label}: {_ids_text(sorted(anywhere - ids))}" for label, ids in labelled.items() if anywhere - ids]
     if problems:
         raise ValueError("images do not pair by id: " + "; ".join(problems))
-    if not a:
-        raise ValueError(f"{label_a} and {label_b} hold no images")
-    return sorted(a)
+    if not every:
+        raise ValueError(f"{' and '.join(runs)} hold no images")
+    return sorted(every)
 
 
-def _mean_difference(x: np.ndarray, y: np.ndarray, axis: int = -1) -> np.ndarray:
-    return np.mean(x - y, axis=axis)
+def _bootstrap_interval(
+    x: np.ndarray, y: np.ndarray, confidence: float, resamples: int, seed: int
+) -> tuple[float, float]:
+    """Percentile CI of mean over images of (mean over A's runs − mean over B's runs).
 
+    ``x``: ``(runs_a, images)``, ``y``: ``(runs_b, images)``. Each resample draws the images
+    with replacement (paired) and, independently, each side's runs with replacement.
+    """
+    rng = np.random.default_rng(seed)
+    n = x.shape[1]
+    images = rng.integers(0, n, (resamples, n))
 
-def _bootstrap_interval(x: np.ndarray, y: np.ndarray, confidence: float, resamples: int, seed: int) -> tuple[float, float]:
-    """Percentile bootstrap CI of mean(x − y), resampling the pairs together."""
-    result = stats.bootstrap(
-        (x, y), _mean_difference, paired=True, vectorized=True, n_resamples=resamples,
-        confidence_level=confidence, method="percentile", rng=np.random.default_rng(seed),
-    )
-    return float(result.confidence_interval.low), float(result.confidence_interval.high)
+    def side(values: np.ndarray) -> np.ndarray:  # (resamples, images): a resampled run mean per image
+        if len(values) == 1:
+            return np.broadcast_to(values[0], (resamples, n))
+        return values[rng.integers(0, len(values), (resamples, len(values)))].mean(axis=1)
+
+    differences = side(x) - side(y)
+    means = np.take_along_axis(differences, images, axis=1).mean(axis=1)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(means, [tail, 100.0 - tail])
+    return float(low), float(high)
 
 
 def _compare_metric(metric: str, x: np.ndarray, y: np.ndarray, confidence: float, resamples: int, seed: int) -> MetricComparison:
     higher = HIGHER_IS_BETTER[metric]
-    better = np.sign(x - y) * (1 if higher else -1)  # +1: A better
+    mean_x, mean_y = x.mean(axis=0), y.mean(axis=0)
+    better = np.sign(mean_x - mean_y) * (1 if higher else -1)  # +1: A better
     low, high = _bootstrap_interval(x, y, confidence, resamples, seed)
     return MetricComparison(
-        metric, higher, float(x.mean()), float(y.mean()), float(np.mean(x - y)), low, high,
+        metric, higher, float(mean_x.mean()), float(mean_y.mean()), float(np.mean(mean_x - mean_y)), low, high,
         wins=int(np.sum(better > 0)), ties=int(np.sum(better == 0)), losses=int(np.sum(better < 0)),
+        run_means_a=tuple(float(v) for v in x.mean(axis=1)), run_means_b=tuple(float(v) for v in y.mean(axis=1)),
     )
 
 
 def compare_scores(
-    a: Mapping[str, Mapping[str, float]],
-    b: Mapping[str, Mapping[str, float]],
+    a: Scores | list[Scores],
+    b: Scores | list[Scores],
     *,
     labels: tuple[str, str] = ("A", "B"),
     seed: int = 0,
     resamples: int = 10_000,
     confidence: float = 0.95,
 ) -> Comparison:
-    """Compare per-image scores ``{id: {metric: value}}`` of A and B (see the module docstring)."""
+    """Compare per-image scores ``{id: {metric: value}}`` of A and B — or lists of them, one per
+    run (see the module docstring)."""
     if resamples < 1:
         raise ValueError(f"resamples must be at least 1, got {resamples}")
     if not 0.0 < confidence < 1.0:
         raise ValueError(f"confidence must be in (0, 1), got {confidence}")
-    ids = _paired(a, b, *labels)
-    common = [m for m in HIGHER_IS_BETTER if all(m in a[key] and m in b[key] for key in ids)]
+    runs_a, runs_b = (list(side) if isinstance(side, list) else [side] for side in (a, b))
+    if not runs_a or not runs_b:
+        raise ValueError("each side needs at least one evaluation")
+    ids = _paired({labels[0]: runs_a, labels[1]: runs_b})
+    every_run = runs_a + runs_b
+    common = [m for m in HIGHER_IS_BETTER if all(m in run[key] for run in every_run for key in ids)]
     if not common:
         raise ValueError(f"{labels[0]} and {labels[1]} share no metric on every image")
     results = []
     for metric in common:
-        x = np.array([a[key][metric] for key in ids], dtype=np.float64)
-        y = np.array([b[key][metric] for key in ids], dtype=np.float64)
+        x, y = (np.array([[run[key][metric] for key in ids] for run in side], dtype=np.float64) for side in (runs_a, runs_b))
         if not (np.isfinite(x).all() and np.isfinite(y).all()):
             raise ValueError(f"{metric}: non-finite values in {labels[0]} or {labels[1]}")
         results.append(_compare_metric(metric, x, y, confidence, resamples, seed))
-    return Comparison(labels[0], labels[1], len(ids), confidence, resamples, seed, tuple(results))
+    return Comparison(labels[0], labels[1], len(runs_a), len(runs_b), len(ids), confidence, resamples, seed, tuple(results))
 
 
 def compare_evaluations(
@@ -201,9 +250,9 @@ def compare_evaluations(
     resamples: int = 10_000,
     confidence: float = 0.95,
 ) -> Comparison:
-    """Read two ``bno-train evaluate`` folders (or their ``per_image.csv``) and compare them."""
+    """Read two sides — evaluation folders, their CSVs, or folders of evaluation folders — and compare them."""
     return compare_scores(
-        read_per_image(a), read_per_image(b), labels=(str(a), str(b)), seed=seed, resamples=resamples, confidence=confidence
+        read_runs(a), read_runs(b), labels=(str(a), str(b)), seed=seed, resamples=resamples, confidence=confidence
     )
 
 
@@ -224,6 +273,17 @@ def format_comparison(comparison: Comparison) -> str:
             f"[{m.ci_low:+.{d + 1}f}, {m.ci_high:+.{d + 1}f}]", f"{m.wins} / {m.ties} / {m.losses}",
         ))
     table = tabulate(rows, header, tablefmt="github", disable_numparse=True)
-    note = (f"A: {comparison.a}\nB: {comparison.b}\n{comparison.images} images paired by id; paired percentile bootstrap, "
-            f"{comparison.resamples} resamples, seed {comparison.seed}")
-    return f"{table}\n{note}"
+    several = max(comparison.runs_a, comparison.runs_b) > 1
+    first = comparison.metrics[0]
+    lines = [table]
+    for name, source, runs, means in (
+        ("A", comparison.a, comparison.runs_a, first.run_means_a), ("B", comparison.b, comparison.runs_b, first.run_means_b)
+    ):
+        d = _digits(first.metric)
+        spread = f" ({runs} runs averaged per image; {first.metric} per run: {', '.join(f'{v:.{d}f}' for v in means)})" if runs > 1 else ""
+        lines.append(f"{name}: {source}{spread}")
+    lines.append(
+        f"{comparison.images} images paired by id; percentile bootstrap over images{' and runs' if several else ''}, "
+        f"{comparison.resamples} resamples, seed {comparison.seed}"
+    )
+    return "\n".join(lines)
