@@ -18,6 +18,7 @@ from _train_data import make_paired_dataset, shared, tiny_recipe  # noqa: E402
 from bno.model import load_checkpoint  # noqa: E402
 from bno.pipelines.evaluate.fit_strengths import fit_strengths  # noqa: E402
 from bno.pipelines.cli.train import main  # noqa: E402
+from bno.pipelines.data.paired import to_float, to_tensor  # noqa: E402
 from bno.synth.io import read_image  # noqa: E402
 
 REF = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "neurop"
@@ -103,6 +104,17 @@ def test_evaluate_fit_strengths_is_never_worse_per_image(pairs, tmp_path):
     for code in model.order:
         gaps = [abs(float(r[f"strength_{code}"]) - float(r[f"predicted_{code}"])) for r in rows.values()]
         assert fitted[f"strength_gap_{code}"] == pytest.approx(np.mean(gaps))
+        costs = [float(r["psnr"]) - float(r[f"psnr_predicting_{code}"]) for r in rows.values()]
+        assert fitted[f"cost_of_predicting_{code}"] == pytest.approx(np.mean(costs))
+    assert "PSNR lost by predicting one strength, the others fitted:" in result.output
+    # the last operator predicted from the image the fitted others leave: the chain run by hand agrees
+    row, last = next(iter(rows.values())), model.order[-1]
+    x = to_tensor(to_float(read_image(row["input"]).pixels))[None]
+    out, _ = model.enhance(x, {code: float(row[f"strength_{code}"]) for code in model.order if code != last})
+    target = torch.from_numpy(to_float(read_image(row["target"]).pixels)).permute(2, 0, 1)[None]
+    assert psnr(out.clamp(0, 1), target) == pytest.approx(
+        float(row[f"psnr_predicting_{last}"]), abs=1e-4
+    )
 
 
 def test_identity_has_no_strengths_to_fit(pairs):

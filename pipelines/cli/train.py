@@ -187,6 +187,8 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
     gaps = {key.removeprefix("strength_gap_"): value for key, value in summary.items() if key.startswith("strength_gap_")}
     if gaps:
         click.echo("mean |fitted − predicted| strength: " + ", ".join(f"{code} {gap:.2f}" for code, gap in gaps.items()))
+        costs = {code: summary[f"cost_of_predicting_{code}"] for code in gaps}
+        click.echo("PSNR lost by predicting one strength, the others fitted: " + ", ".join(f"{code} {cost:.2f} dB" for code, cost in costs.items()))
         click.echo(f"fitted vs predicted strengths: {summary['strength_plot']}")
     click.echo(f"per-image metrics: {summary['per_image_csv']}; strips: {Path(out) / 'strips'}")
     if json_path:

@@ -11,9 +11,12 @@ LPIPS when its weights are local). Written into the output folder:
 
 With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fitted to the target
 (:mod:`bno.pipelines.evaluate.fit_strengths`, the frozen operators' ceiling): ``strength_<op>`` columns
-hold the fitted strengths, ``predicted_<op>`` the predictor's (on the fitting copy), the summary
-adds ``strength_gap_<op>`` = mean |fitted − predicted|, and ``strengths.png`` plots fitted against
-predicted strength per operator.
+hold the fitted strengths, ``predicted_<op>`` the predictor's (on the fitting copy),
+``psnr_predicting_<op>`` the PSNR with every strength fitted but ``<op>``'s, which the predictor
+chooses from the image it gets; the summary adds ``strength_gap_<op>`` = mean |fitted − predicted|
+and ``cost_of_predicting_<op>`` = mean(psnr − psnr_predicting_<op>), dB — how much of the gap
+between the ceiling and the model each operator's predicted strength accounts for — and
+``strengths.png`` plots fitted against predicted strength per operator.
 """
 
 from __future__ import annotations
@@ -34,7 +37,7 @@ from bno.model.devices import pick_device
 
 from bno.pipelines.evaluate.fit_strengths import fit_strengths, plot_strengths
 from bno.pipelines.evaluate.metrics import LpipsMetric, lpips_status
-from bno.synth.metrics import HIGHER_IS_BETTER, METRICS
+from bno.synth.metrics import HIGHER_IS_BETTER, METRICS, psnr
 from bno.pipelines.data.paired import load_paired_data, to_float, to_tensor
 from bno.files import atomic_write_bytes
 from bno.synth.io import read_image, write_image
@@ -68,10 +71,17 @@ def _run_model(
     if fit:
         strengths, predicted = fit_strengths(model, x, to_tensor(target)[None].to(device))
         columns.update({f"predicted_{code}": value for code, value in predicted.items()})
+        for code in model.order:  # every strength fitted but this one's, which the predictor chooses
+            others, _ = model.enhance(x, {c: v for c, v in strengths.items() if c != code})
+            columns[f"psnr_predicting_{code}"] = psnr(_pixels(others), target)
     out, used = model.enhance(x, strengths)
-    pixels = out[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
     columns.update({f"strength_{code}": float(s.reshape(-1)[0]) for code, s in used.items()})
-    return pixels, columns
+    return _pixels(out), columns
+
+
+def _pixels(batch: torch.Tensor) -> np.ndarray:
+    """``(1, 3, H, W)`` → ``(H, W, 3)`` float32 in [0, 1]."""
+    return batch[0].float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
 
 
 def _lpips_or_none(use_lpips: bool, log) -> LpipsMetric | None:
@@ -136,6 +146,7 @@ def summarise(rows: list[dict[str, Any]], metric_names: list[str], model: Sequen
     if fit and model is not None:
         for code in model.order:
             summary[f"strength_gap_{code}"] = float(np.mean([abs(r[f"strength_{code}"] - r[f"predicted_{code}"]) for r in rows]))
+            summary[f"cost_of_predicting_{code}"] = float(np.mean([r["psnr"] - r[f"psnr_predicting_{code}"] for r in rows]))
     return summary
 
 
