@@ -160,13 +160,17 @@ def _ids_text(ids: list[str]) -> str:
 
 
 def _paired(runs: Mapping[str, list[Scores]]) -> list[str]:
-    """The ids every run of every side holds, sorted; ``ValueError`` naming the ids each run lacks."""
+    """The ids every run of every side holds, sorted; ``ValueError`` naming the ids each run lacks
+    (a side's runs are called ``<side> run N``, N counting its run folders in name order)."""
     labelled = {
         (label if len(side) == 1 else f"{label} run {i + 1}"): set(scores)
         for label, side in runs.items() for i, scores in enumerate(side)
     }
     every, anywhere = set.intersection(*labelled.values()), set.union(*labelled.values())
-    problems = [f"{len(anywhere - ids)} missing from {label}: {_ids_text(sorted(anywhere - ids))}" for label, ids in labelled.items() if anywhere - ids]
+    problems = [
+        f"{len(anywhere - ids)} missing from {label}: {_ids_text(sorted(anywhere - ids))}"
+        for label, ids in labelled.items() if anywhere - ids
+    ]
     if problems:
         raise ValueError("images do not pair by id: " + "; ".join(problems))
     if not every:
