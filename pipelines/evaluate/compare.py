@@ -19,8 +19,8 @@ A CI that excludes 0 says the mean difference is unlikely to be resampling noise
 images — and, with several runs per side, of the training seed; it says nothing about other
 photos. With one run per side the training seed's effect is not in the interval at all (one
 stage-2 seed can move a model by ±0.5 dB on 32 photos). With few runs the run term is
-underestimated (the bootstrap's variance of a mean of K runs is (K − 1)/K of the plug-in
-estimate's). With constant differences the interval collapses onto that constant.
+underestimated (the bootstrap's variance of a mean of K runs is (K − 1)/K of the unbiased
+s²/K: two thirds for three seeds). With constant differences the interval collapses onto that constant.
 """
 
 from __future__ import annotations
