@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from _train_data import make_paired_dataset, shared
 from bno.pipelines.cli.train import main
-from bno.pipelines.evaluate.compare import compare_evaluations, compare_scores, read_per_image
+from bno.pipelines.evaluate.compare import compare_evaluations, compare_scores, read_per_image, read_runs
 from bno.pipelines.evaluate.evaluation import write_per_image_csv
 
 
@@ -111,6 +111,9 @@ def test_folders_of_runs_are_averaged_per_image_and_missing_ids_named(tmp_path):
     _write([{"id": "a4501", "psnr": 31.0}], tmp_path / "bno" / "seed1")
     with pytest.raises(ValueError, match=r"1 missing from .*bno run 2: a4502$"):
         compare_evaluations(tmp_path / "bno", tmp_path / "neurop")
+    (tmp_path / "empty" / "seed0").mkdir(parents=True)
+    with pytest.raises(ValueError, match=r"empty: no per_image.csv, nor a subfolder with one"):
+        read_runs(tmp_path / "empty")
 
 
 def test_reads_the_csv_evaluate_writes(tmp_path):

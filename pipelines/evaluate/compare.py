@@ -149,8 +149,12 @@ def read_runs(source: str | os.PathLike[str]) -> list[dict[str, dict[str, float]
     path = Path(source)
     if path.is_dir() and not (path / PER_IMAGE_CSV).is_file():
         runs = sorted(child for child in path.iterdir() if (child / PER_IMAGE_CSV).is_file())
-        if runs:
-            return [read_per_image(run) for run in runs]
+        if not runs:
+            raise ValueError(
+                f"{path}: no {PER_IMAGE_CSV}, nor a subfolder with one (give a folder written by "
+                "`bno-train evaluate`, its CSV, or a folder of such folders — one per run)"
+            )
+        return [read_per_image(run) for run in runs]
     return [read_per_image(path)]
 
 
@@ -279,11 +283,11 @@ def format_comparison(comparison: Comparison) -> str:
     table = tabulate(rows, header, tablefmt="github", disable_numparse=True)
     several = max(comparison.runs_a, comparison.runs_b) > 1
     first = comparison.metrics[0]
+    d = _digits(first.metric)
     lines = [table]
     for name, source, runs, means in (
         ("A", comparison.a, comparison.runs_a, first.run_means_a), ("B", comparison.b, comparison.runs_b, first.run_means_b)
     ):
-        d = _digits(first.metric)
         spread = f" ({runs} runs averaged per image; {first.metric} per run: {', '.join(f'{v:.{d}f}' for v in means)})" if runs > 1 else ""
         lines.append(f"{name}: {source}{spread}")
     lines.append(

@@ -14,9 +14,10 @@ With ``fit=True`` (``--fit-strengths``) the chain runs at per-image strengths fi
 hold the fitted strengths, ``predicted_<op>`` the predictor's (on the fitting copy),
 ``psnr_predicting_<op>`` the PSNR with every strength fitted but ``<op>``'s, which the predictor
 chooses from the image it gets; the summary adds ``strength_gap_<op>`` = mean |fitted − predicted|
-and ``cost_of_predicting_<op>`` = mean(psnr − psnr_predicting_<op>), dB — how much of the gap
-between the ceiling and the model each operator's predicted strength accounts for — and
-``strengths.png`` plots fitted against predicted strength per operator.
+and ``cost_of_predicting_<op>`` = mean(psnr − psnr_predicting_<op>), dB — what one operator's
+predicted strength costs when the others are right (the costs overlap: they do not add up to the
+gap between the ceiling and the model) — and ``strengths.png`` plots fitted against predicted
+strength per operator.
 """
 
 from __future__ import annotations
