@@ -96,11 +96,13 @@ def describe_error(error: ValidationError, root: type[BaseModel], prefix: str = 
     return f"{path}: {reason}" if path else reason
 
 
-def missing_keys(root: type[BaseModel], data: Any, prefix: str = "") -> list[str]:
+def missing_keys(root: type[BaseModel], data: Any, prefix: str = "", added_later: Collection[str] = ()) -> list[str]:
     """Key paths of ``root``'s fields (recursively through sections) absent from the plain ``data``.
 
     A stored document (a checkpoint's ``config.json``) must spell out every field: a default
     filled in silently could build a different network than the one whose weights are stored.
+    Fields named in ``added_later`` are exempt: documents written before they existed lack them,
+    and their default is what those documents meant.
     """
     if not isinstance(data, Mapping):
         return []
@@ -108,11 +110,12 @@ def missing_keys(root: type[BaseModel], data: Any, prefix: str = "") -> list[str
     for name, field in (_fields(root) or {}).items():
         path = f"{prefix}.{name}" if prefix else name
         if name not in data:
-            missing.append(path)
+            if name not in added_later:
+                missing.append(path)
             continue
         section = _section_class(field.annotation)
         if section is not None:
-            missing += missing_keys(section, data[name], path)
+            missing += missing_keys(section, data[name], path, added_later)
     return missing
 
 

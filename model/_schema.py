@@ -16,12 +16,15 @@ from pydantic import AfterValidator, Field, Strict
 from bno.schema import Real, Schema
 
 __all__ = [
+    "ADDED_LATER",
+    "PREDICTOR_MEMBERS_HELP",
     "SLIDERS_HELP",
     "Channels",
     "Code",
     "Codes",
     "ConfigModel",
     "PredictorHeight",
+    "PredictorMembers",
     "Real",
     "SliderSpan",
     "Sliders",
@@ -44,6 +47,11 @@ def _distinct(codes: tuple[str, ...]) -> tuple[str, ...]:
 Channels = Annotated[int, Strict(), Field(ge=1, le=1024)]
 #: The strength predictor's input height, px: ≥ 16 so that the encoder's std over H, W has samples.
 PredictorHeight = Annotated[int, Strict(), Field(ge=16, le=4096)]
+#: How many strength predictors a model averages (:class:`~bno.model.predictor.StrengthEnsemble`).
+PredictorMembers = Annotated[int, Strict(), Field(ge=1, le=64)]
+PREDICTOR_MEMBERS_HELP = "strength predictors whose strengths are averaged (1: NeurOp's one; more: `bno-train ensemble` of stage-2 seeds)"
+#: Config keys that checkpoints written before the key existed lack; the default rebuilds their network.
+ADDED_LATER = frozenset({"predictor_members"})
 #: Strength −1…1 → Lightroom slider value, linear: ``code → (value at −1, value at +1)``.
 Sliders = dict[Code, SliderSpan]
 SLIDERS_HELP = "code → [slider value at strength −1, at +1]; filled in by stage 1 from the operator schedule"

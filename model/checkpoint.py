@@ -34,7 +34,7 @@ from bno.errors import first_line
 from bno.files import atomic_write_bytes
 from bno.schema import describe_error, missing_keys
 
-from ._schema import ConfigModel
+from ._schema import ADDED_LATER, ConfigModel
 from .neurop import NeurOp, NeurOpConfig, load_official_state_dict
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
 
@@ -125,7 +125,7 @@ def model_config(kind: str, data: Mapping[str, Any] | ConfigModel | None = None,
         raise ValueError(f"config: a {type(data).__name__} does not configure a {kind!r} model")
     if data is not None and not isinstance(data, Mapping):
         raise ValueError(f"config: expected a mapping of keys, got {type(data).__name__}")
-    missing = missing_keys(config_cls, data, "config") if complete else []
+    missing = missing_keys(config_cls, data, "config", ADDED_LATER) if complete else []
     if missing:
         raise ValueError(f"{missing[0]}: missing (a checkpoint's config lists every key)")
     try:

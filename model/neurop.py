@@ -26,8 +26,8 @@ from pydantic import Field
 from torch import nn
 
 from ._checks import check_shape
-from ._schema import SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, Sliders
-from .predictor import StrengthPredictor
+from ._schema import PREDICTOR_MEMBERS_HELP, SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, PredictorMembers, Sliders
+from .predictor import build_predictor
 from .sequential import SequentialRetoucher
 
 __all__ = ["NeurOpConfig", "NeurOpOperator", "NeurOp", "load_official_state_dict"]
@@ -41,6 +41,7 @@ class NeurOpConfig(ConfigModel):
     base_channels: Channels = Field(64, description="width of each operator's 1×1 layers")
     encoder_channels: Channels = Field(32, description="strength-predictor encoder width (features = 3 × this)")
     predictor_height: PredictorHeight = Field(256, description="predictor input height, px (width keeps the aspect ratio)")
+    predictor_members: PredictorMembers = Field(1, description=PREDICTOR_MEMBERS_HELP)
     sliders: Sliders = Field(default_factory=dict, description=SLIDERS_HELP)
 
 
@@ -69,8 +70,8 @@ class NeurOp(SequentialRetoucher):
         super().__init__()
         self.config = config
         self.operators = nn.ModuleDict({code: NeurOpOperator(config.base_channels) for code in config.operators})
-        self.predictor = StrengthPredictor(
-            config.operators, config.encoder_channels, config.predictor_height, antialias=False
+        self.predictor = build_predictor(
+            config.predictor_members, config.operators, config.encoder_channels, config.predictor_height, antialias=False
         )
 
 

@@ -19,7 +19,7 @@ from torch import nn
 
 from ._checks import check_shape
 
-__all__ = ["NeurOpEncoder", "StrengthPredictor", "resize_to_height"]
+__all__ = ["NeurOpEncoder", "StrengthEnsemble", "StrengthPredictor", "build_predictor", "resize_to_height"]
 
 
 def resize_to_height(image: torch.Tensor, height: int = 256, antialias: bool = False) -> torch.Tensor:
@@ -61,9 +61,43 @@ class StrengthPredictor(nn.Module):
         self.encoder = NeurOpEncoder(channels)
         self.heads = nn.ModuleDict({code: nn.Linear(3 * channels, 1) for code in codes})
 
-    def features(self, image: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` → ``(B, 3·channels)`` encoder features of the resized image."""
-        return self.encoder(resize_to_height(image, self.height, self.antialias))
+    def resize(self, image: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` → ``(B, 3, height, int(height·W/H))``: what the encoder reads."""
+        return resize_to_height(image, self.height, self.antialias)
+
+    def strength_of_resized(self, small: torch.Tensor, code: str) -> torch.Tensor:
+        """Strength ``(B,)`` from an image already passed through :meth:`resize`."""
+        return torch.tanh(self.heads[code](self.encoder(small)))[:, 0]
 
     def forward(self, image: torch.Tensor, code: str) -> torch.Tensor:
-        return torch.tanh(self.heads[code](self.features(image)))[:, 0]
+        return self.strength_of_resized(self.resize(image), code)
+
+
+class StrengthEnsemble(nn.Module):
+    """Several strength predictors (:class:`StrengthPredictor`) — e.g. one per stage-2 seed over the same operators
+    (``bno-train ensemble``) — whose strengths are averaged.
+
+    ``forward(image, code)``: ``(B, 3, H, W)`` → ``(B,)`` in [−1, 1], the mean of the members'
+    strengths; the image is resized once for all of them. One stage-2 seed moves a model by up to
+    ~0.7 dB on the benchmark's test photos; the mean over seeds does not depend on any one of them.
+    """
+
+    def __init__(
+        self, members: int, codes: Sequence[str], channels: int = 32, height: int = 256, antialias: bool = False
+    ) -> None:
+        super().__init__()
+        self.members = nn.ModuleList(StrengthPredictor(codes, channels, height, antialias) for _ in range(members))
+        self.height, self.antialias = height, antialias
+
+    def forward(self, image: torch.Tensor, code: str) -> torch.Tensor:
+        small = self.members[0].resize(image)
+        return torch.stack([member.strength_of_resized(small, code) for member in self.members]).mean(0)
+
+
+def build_predictor(
+    members: int, codes: Sequence[str], channels: int = 32, height: int = 256, antialias: bool = False
+) -> StrengthPredictor | StrengthEnsemble:
+    """One :class:`StrengthPredictor` (``members == 1``: NeurOp's, same tensor names) or an ensemble."""
+    if members == 1:
+        return StrengthPredictor(codes, channels, height, antialias)
+    return StrengthEnsemble(members, codes, channels, height, antialias)

@@ -22,9 +22,9 @@ from pydantic import Field
 from torch import nn
 
 from ._checks import check_shape
-from ._schema import SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, Sliders
+from ._schema import PREDICTOR_MEMBERS_HELP, SLIDERS_HELP, Channels, Codes, ConfigModel, PredictorHeight, PredictorMembers, Sliders
 from .bilateral import BilateralConfig, BilateralOperator
-from .predictor import StrengthPredictor
+from .predictor import StrengthEnsemble, StrengthPredictor, build_predictor
 
 __all__ = ["BNOConfig", "SequentialRetoucher", "BilateralNeuralOperators"]
 
@@ -40,6 +40,7 @@ class BNOConfig(ConfigModel):
     encoder_channels: Channels = Field(32, description="strength-predictor encoder width (features = 3 × this)")
     predictor_height: PredictorHeight = Field(256, description="the predictor sees the current image resized to this height, px")
     predictor_antialias: bool = Field(True, description="antialiased resize for the predictor (NeurOp: false)")
+    predictor_members: PredictorMembers = Field(1, description=PREDICTOR_MEMBERS_HELP)
     sliders: Sliders = Field(default_factory=dict, description=SLIDERS_HELP)
 
 
@@ -52,7 +53,7 @@ class SequentialRetoucher(nn.Module):
     kind: ClassVar[str] = ""
     config: Any
     operators: nn.ModuleDict
-    predictor: StrengthPredictor
+    predictor: StrengthPredictor | StrengthEnsemble
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -116,8 +117,9 @@ class BilateralNeuralOperators(SequentialRetoucher):
         super().__init__()
         self.config = config  # operators distinct and non-empty: checked by BNOConfig
         self.operators = nn.ModuleDict({code: BilateralOperator(config.bilateral) for code in config.operators})
-        self.predictor = StrengthPredictor(
-            config.operators, config.encoder_channels, config.predictor_height, config.predictor_antialias
+        self.predictor = build_predictor(
+            config.predictor_members, config.operators, config.encoder_channels, config.predictor_height,
+            config.predictor_antialias,
         )
 
     @torch.inference_mode()

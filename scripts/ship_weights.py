@@ -1,10 +1,13 @@
-"""Copy a trained stage-2 run's chosen checkpoint into ``weights/<kind>/``, the weights that ship with ``bno``.
+"""Copy a trained model into ``weights/<kind>/``, the weights that ship with ``bno``.
 
-    python -m scripts.ship_weights runs/ps-s2 runs/ps-neurop-s2
+    python -m scripts.ship_weights runs/ps-s2 runs/ps-neurop-s2          # stage-2 runs (their best)
+    python -m scripts.ship_weights runs/ps-s2-ensemble                   # a `bno-train ensemble` checkpoint
 
 The model is reloaded and saved again (deterministic bytes) with its provenance completed from
-the run folder: the recipe as resolved, the command, the code version (commit), the dataset's
-manifest hash and the stage-1 run it started from, plus its validation score.
+the run folder(s): the recipe as resolved, the command, the code version (commit), the dataset's
+manifest hash and the stage-1 run it started from, plus its validation score. An ensemble
+records that for every member run (``ensemble_of``); its top level holds the first member's
+recipe and the code that combined them.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -19,13 +23,12 @@ import bno
 from bno.model import checkpoint_provenance, load_checkpoint, resolve_checkpoint, save_checkpoint
 
 
-def ship(run: Path) -> Path:
-    """Write ``weights/<kind>/`` from ``run``'s best checkpoint; returns the folder."""
+def run_record(run: Path) -> dict[str, Any]:
+    """The provenance of ``run``'s best checkpoint, completed from the run folder."""
     checkpoint = resolve_checkpoint(run)
-    model = load_checkpoint(checkpoint)
     info = json.loads((run / "run.json").read_text())
     score = checkpoint / "score.json"
-    provenance = {
+    record = {
         **checkpoint_provenance(checkpoint),
         "recipe": yaml.safe_load((run / "config.yaml").read_text()),
         "command": info.get("command"),
@@ -34,15 +37,44 @@ def ship(run: Path) -> Path:
         "validation_split": info.get("validation_split"),
         "validation": json.loads(score.read_text()) if score.is_file() else None,
     }
-    provenance.pop("run", None)  # a path on the training machine
+    record.pop("run", None)  # a path on the training machine
+    return record
+
+
+def ensemble_record(checkpoint: Path) -> dict[str, Any]:
+    """The provenance of a ``bno-train ensemble`` checkpoint: every member's :func:`run_record`."""
+    own = checkpoint_provenance(checkpoint)
+    members = [run_record(Path(member["run"])) for member in own["ensemble_of"]]
+    hashes = {member["dataset_manifest_sha256"] for member in members}
+    if len(hashes) != 1:
+        raise ValueError(f"{checkpoint}: its members were trained on different datasets ({sorted(hashes)})")
+    first = members[0]
+    return {
+        "stage": first["stage"],
+        "recipe": first["recipe"],
+        "seeds": [member["recipe"]["seed"] for member in members],
+        "dataset_manifest_sha256": first["dataset_manifest_sha256"],
+        "validation_split": first["validation_split"],
+        "init": first["init"],
+        "code": own["code"],
+        "ensemble_of": members,
+    }
+
+
+def ship(source: Path) -> Path:
+    """Write ``weights/<kind>/`` from a stage-2 run or an ensemble checkpoint; returns the folder."""
+    checkpoint = resolve_checkpoint(source)
+    model = load_checkpoint(checkpoint)
+    ensemble = "ensemble_of" in checkpoint_provenance(checkpoint)
+    provenance = ensemble_record(checkpoint) if ensemble else run_record(source)
     return save_checkpoint(model, bno.resource_path(f"weights/{model.kind}"), provenance=provenance)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("runs", nargs="+", type=Path, help="stage-2 run folders (one per model kind)")
-    for run in parser.parse_args().runs:
-        print(f"{run} -> {ship(run)}")
+    parser.add_argument("sources", nargs="+", type=Path, help="stage-2 run folders or ensemble checkpoints (one per model kind)")
+    for source in parser.parse_args().sources:
+        print(f"{source} -> {ship(source)}")
 
 
 if __name__ == "__main__":

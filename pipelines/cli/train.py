@@ -4,6 +4,7 @@
     bno-train stage2 --data data/pairs --init runs/s1 --out runs/s2 --config configs/quick.yaml
     bno-train evaluate --checkpoint runs/s2 --data data/pairs --json runs/s2/eval.json
     bno-train stage2 --resume runs/s2                      # continue a killed run
+    bno-train ensemble runs/s2-seed0 runs/s2-seed1 --out runs/s2-ens   # average stage-2 seeds' predictors
     torchrun --nproc_per_node 4 -m bno.pipelines.cli.train stage2 …   # DDP on 4 GPUs
 
 A run directory is accepted wherever a checkpoint is (it means the run's best).
@@ -194,6 +195,18 @@ def evaluate_command(checkpoint, data, json_path, out, split, strips, device, li
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(summary, indent=2, sort_keys=True) + "\n")
+
+
+@main.command(name="ensemble")
+@click.argument("runs", nargs=-1, required=True, type=click.Path(exists=True))
+@click.option("--out", required=True, type=click.Path(file_okay=False), help="New checkpoint folder (must not hold files).")
+@report_errors
+def ensemble_command(runs, out) -> None:
+    """Average the strength predictors of stage-2 RUNS (seeds over one stage-1 run) into one checkpoint."""
+    from bno.pipelines.train.ensemble import ensemble_checkpoints
+
+    result = ensemble_checkpoints(runs, out)
+    click.echo(f"{result['kind']} ensemble of {result['members']} strength predictors over one set of operators: {result['out']}")
 
 
 main.add_command(config_command)  # bno-train config [stage1|stage2]: every recipe key
