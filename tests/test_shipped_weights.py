@@ -25,6 +25,10 @@ def test_shipped_weights_load_with_their_provenance(kind):
     assert provenance["stage"] == "stage2" and len(provenance["dataset_manifest_sha256"]) == 64
     assert provenance["recipe"]["model"]["kind"] == kind and provenance["recipe"]["stage2"]["val_ids"]  # chosen on validation photos
     assert provenance["code"]["git_commit"]
+    members = provenance["ensemble_of"]  # three stage-2 seeds over one stage 1, their strengths averaged
+    assert model.config.predictor_members == len(members) == 3 and provenance["seeds"] == [0, 1, 2]
+    assert {m["dataset_manifest_sha256"] for m in members} == {provenance["dataset_manifest_sha256"]}
+    assert all(m["validation"]["score"] > 20 and m["init"] == provenance["init"] for m in members)
 
 
 def test_bno_is_shipped():
