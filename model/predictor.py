@@ -87,7 +87,6 @@ class StrengthEnsemble(nn.Module):
     ) -> None:
         super().__init__()
         self.members = nn.ModuleList(StrengthPredictor(codes, channels, height, antialias) for _ in range(members))
-        self.height, self.antialias = height, antialias
 
     def forward(self, image: torch.Tensor, code: str) -> torch.Tensor:
         small = self.members[0].resize(image)

@@ -49,6 +49,10 @@ def test_ensemble_averages_the_members_strengths_before_every_operator(kind):
             current = first.operators[code](current, mean)
     torch.testing.assert_close(output, current.clamp(0, 1))
     assert not torch.allclose(strengths["EX"], first(image)[1]["EX"])  # not just the first member
+    nested = ensemble_model([ensemble_model([first, second]), third])  # every predictor counts once
+    assert nested.config.predictor_members == 3
+    with torch.no_grad():
+        torch.testing.assert_close(nested(image)[0], output)
 
 
 def test_one_member_is_neurops_predictor_with_its_tensor_names():

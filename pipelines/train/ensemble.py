@@ -45,6 +45,7 @@ def ensemble_model(models: Sequence[SequentialRetoucher], names: Sequence[str] |
 
     The models must be of one kind, with configs equal but for ``predictor_members`` and
     identical operator tensors; otherwise ``CheckpointError`` names the first that differs.
+    A model that is an ensemble already brings each of its predictors: every predictor counts once.
     """
     if len(models) < 2:
         raise CheckpointError(f"an ensemble needs at least two checkpoints, got {len(models)}")
