@@ -113,5 +113,7 @@ def test_bno_train_ensemble_combines_stage2_seeds_of_one_stage1_run(tmp_path_fac
     before = (out / "model.safetensors").read_bytes()
     again = invoke("ensemble", str(tmp_path / "s2-0"), str(tmp_path / "s2-1"), "--out", str(out), expect=2)
     assert "already exists" in again.output and (out / "model.safetensors").read_bytes() == before  # never overwritten
+    twice = invoke("ensemble", str(tmp_path / "s2-0"), str(tmp_path / "s2-0" / "checkpoints" / "best"), "--out", str(tmp_path / "e2"), expect=2)
+    assert "is named twice" in twice.output and not (tmp_path / "e2").exists()
     evaluated = invoke("evaluate", "--checkpoint", str(out), "--data", str(pairs), "--out", str(tmp_path / "eval"), "--no-lpips")
     assert "ens" in evaluated.output and (tmp_path / "eval" / "per_image.csv").is_file()

@@ -77,13 +77,16 @@ def ensemble_model(models: Sequence[SequentialRetoucher], names: Sequence[str] |
 def ensemble_checkpoints(sources: Sequence[str | os.PathLike[str]], out: str | os.PathLike[str]) -> dict[str, Any]:
     """Write the ensemble of ``sources`` (run folders mean their best checkpoint) to ``out``.
 
-    Refuses an ``out`` that already holds files. Returns ``{"out", "members", "kind"}``;
+    Refuses an ``out`` that already holds files, and a checkpoint named twice. Returns ``{"out", "members", "kind"}``;
     the checkpoint's provenance lists every source with its own provenance.
     """
     target = Path(out)
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise FileExistsError(f"{target} already exists and is not an empty folder; choose another --out")
     paths = [resolve_checkpoint(source) for source in sources]
+    twice = sorted({str(path) for path in paths if paths.count(path) > 1})
+    if twice:
+        raise ValueError(f"{twice[0]} is named twice: each run counts once in an ensemble")
     model = ensemble_model([load_checkpoint(path) for path in paths], [str(path) for path in paths])
     provenance = {
         "stage": "stage2 ensemble",
