@@ -41,9 +41,9 @@ def run_record(run: Path) -> dict[str, Any]:
     return record
 
 
-def ensemble_record(checkpoint: Path) -> dict[str, Any]:
-    """The provenance of a ``bno-train ensemble`` checkpoint: every member's :func:`run_record`."""
-    own = checkpoint_provenance(checkpoint)
+def ensemble_record(checkpoint: Path, own: dict[str, Any]) -> dict[str, Any]:
+    """The provenance of a ``bno-train ensemble`` checkpoint (its own provenance ``own``):
+    every member's :func:`run_record`."""
     members = [run_record(Path(member["run"])) for member in own["ensemble_of"]]
     hashes = {member["dataset_manifest_sha256"] for member in members}
     if len(hashes) != 1:
@@ -65,8 +65,8 @@ def ship(source: Path) -> Path:
     """Write ``weights/<kind>/`` from a stage-2 run or an ensemble checkpoint; returns the folder."""
     checkpoint = resolve_checkpoint(source)
     model = load_checkpoint(checkpoint)
-    ensemble = "ensemble_of" in checkpoint_provenance(checkpoint)
-    provenance = ensemble_record(checkpoint) if ensemble else run_record(source)
+    own = checkpoint_provenance(checkpoint)
+    provenance = ensemble_record(checkpoint, own) if "ensemble_of" in own else run_record(source)
     return save_checkpoint(model, bno.resource_path(f"weights/{model.kind}"), provenance=provenance)
 
 

@@ -116,4 +116,4 @@ def test_bno_train_ensemble_combines_stage2_seeds_of_one_stage1_run(tmp_path_fac
     twice = invoke("ensemble", str(tmp_path / "s2-0"), str(tmp_path / "s2-0" / "checkpoints" / "best"), "--out", str(tmp_path / "e2"), expect=2)
     assert "is named twice" in twice.output and not (tmp_path / "e2").exists()
     evaluated = invoke("evaluate", "--checkpoint", str(out), "--data", str(pairs), "--out", str(tmp_path / "eval"), "--no-lpips")
-    assert "ens" in evaluated.output and (tmp_path / "eval" / "per_image.csv").is_file()
+    assert "\n| ens " in evaluated.output and (tmp_path / "eval" / "per_image.csv").is_file()  # its table row

@@ -87,12 +87,15 @@ class Comparison:
     seed: int
     metrics: tuple[MetricComparison, ...]
 
+    @property
+    def method(self) -> str:
+        """How the intervals were made: over the images, and over the runs where a side has several."""
+        return "paired percentile bootstrap over images" + (" and runs" if max(self.runs_a, self.runs_b) > 1 else "")
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: ``{"a", "b", "images", …, "metrics": {name: {...}}}``."""
         data = asdict(self)
-        data["method"] = "paired percentile bootstrap over images" + (
-            " and runs" if max(self.runs_a, self.runs_b) > 1 else ""
-        )
+        data["method"] = self.method
         data["metrics"] = {m["metric"]: {k: v for k, v in m.items() if k != "metric"} for m in data["metrics"]}
         return data
 
@@ -281,7 +284,6 @@ def format_comparison(comparison: Comparison) -> str:
             f"[{m.ci_low:+.{d + 1}f}, {m.ci_high:+.{d + 1}f}]", f"{m.wins} / {m.ties} / {m.losses}",
         ))
     table = tabulate(rows, header, tablefmt="github", disable_numparse=True)
-    several = max(comparison.runs_a, comparison.runs_b) > 1
     first = comparison.metrics[0]
     d = _digits(first.metric)
     lines = [table]
@@ -291,7 +293,7 @@ def format_comparison(comparison: Comparison) -> str:
         spread = f" ({runs} runs averaged per image; {first.metric} per run: {', '.join(f'{v:.{d}f}' for v in means)})" if runs > 1 else ""
         lines.append(f"{name}: {source}{spread}")
     lines.append(
-        f"{comparison.images} images paired by id; percentile bootstrap over images{' and runs' if several else ''}, "
+        f"{comparison.images} images paired by id; {comparison.method}, "
         f"{comparison.resamples} resamples, seed {comparison.seed}"
     )
     return "\n".join(lines)

@@ -2,7 +2,7 @@
 
 Stage 2 trains only the strength predictor when the operators are frozen
 (``stage2.operator_lr_scale: 0``), and where it ends depends on the seed: on the photo
-benchmark one seed moves either model by up to ~0.7 dB on the test photos. Runs of several
+benchmark one seed moves either model by up to ~0.8 dB on the test photos. Runs of several
 seeds from one stage-1 run share their operators tensor for tensor, so they combine into one
 model whose :class:`~bno.model.StrengthEnsemble` averages the members' strengths before each
 operator — the mean over seeds instead of one draw (cost: one small encoder pass per member
