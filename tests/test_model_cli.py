@@ -71,6 +71,17 @@ def test_bench_model_small(tmp_path):
     assert (tmp_path / "bench.png").stat().st_size > 0
 
 
+def test_bench_model_times_the_shipped_weights_beside_the_default_config(tmp_path):
+    from bno.pipelines.cli.bench import main as bench
+
+    rows_path = tmp_path / "bench.json"
+    args = ["model", "--models", "bno", "--shipped", "--resolutions", "64x48", "--repeats", "1", "--json", str(rows_path)]
+    result = CliRunner().invoke(bench, args)
+    assert result.exit_code == 0, result.output
+    params = {r["model"]: r["params"] for r in json.loads(rows_path.read_text())["rows"]}
+    assert params == {"bno": 69_012, "bno (shipped)": 97_756}  # the three-predictor ensemble of the README
+
+
 @needs_reference
 def test_official_neurop_png_output_reproduces_the_published_result(tmp_path):
     """NeurOp's FiveK-Lite weights on 4521: lossless --format png matches the published PNG to ≥ 50 dB.

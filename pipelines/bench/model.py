@@ -5,7 +5,8 @@ peak memory is that process's peak RSS (``ru_maxrss``); the RSS of an idle proce
 imported torch and the model is reported alongside. On CUDA the peak is
 ``torch.cuda.max_memory_allocated``. Time is the median over ``--repeats`` runs after one
 warm-up. Models are built with their default configs (random weights; cost does not
-depend on the values).
+depend on the values), or with ``shipped=True`` loaded from the weights that ship with ``bno``
+(their configs: BNO's 128² low-resolution path and, for both, three averaged strength predictors).
 
 What is timed: ``neurop`` is the forward pass as published (full-resolution 64-channel
 tensors, ``torch.no_grad``); ``bno`` is :meth:`BilateralNeuralOperators.enhance` working
@@ -44,17 +45,18 @@ def _peak_rss_kib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
 
 
-def run_case(model_kind: str, width: int, height: int, device: str, threads: int, repeats: int) -> dict:
-    """Time one case in this process; returns a JSON row."""
+def run_case(model_kind: str, width: int, height: int, device: str, threads: int, repeats: int, shipped: bool = False) -> dict:
+    """Time one case in this process; returns a JSON row (``model`` is e.g. ``"bno"`` or ``"bno (shipped)"``)."""
     import torch
 
-    from bno.model import build_model
+    from bno.model import build_model, load_checkpoint, pretrained_checkpoint
     from bno.model.devices import pick_device
 
     torch.set_num_threads(threads)
     device = pick_device(device)
     cuda = device.type == "cuda"
-    model = build_model(model_kind).to(device).eval()
+    model = load_checkpoint(pretrained_checkpoint(model_kind)) if shipped else build_model(model_kind)
+    model = model.to(device).eval()
     params = sum(p.numel() for p in model.parameters())
     image = torch.empty(1, 3, height, width, device=device)
 
@@ -78,7 +80,7 @@ def run_case(model_kind: str, width: int, height: int, device: str, threads: int
     times = [once() for _ in range(repeats)]
     peak = torch.cuda.max_memory_allocated() / 2**20 if cuda else peak_rss_mb()
     return {
-        "model": model_kind,
+        "model": f"{model_kind} (shipped)" if shipped else model_kind,
         "resolution": f"{width}x{height}",
         "device": f"cuda ({torch.cuda.get_device_name(device)})" if cuda else str(device),
         "ms": round(1000 * statistics.median(times), 2),

@@ -69,8 +69,9 @@ def ops(raw_path: Path | None, repeats: int, decode_repeats: int, json_path: Pat
 @click.option("--repeats", type=int, default=3, show_default=True, help="Timed runs per case (median).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the rows here.")
 @click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path), help="PNG plot of time and memory against megapixels (default: beside --json).")
+@click.option("--shipped", is_flag=True, help="Also time the weights that ship with bno (their configs: three averaged predictors each).")
 @report_errors(also=(RuntimeError,))
-def model(models: str, resolutions: str, device: str, threads: int, repeats: int, json_path: Path | None, plot_path: Path | None) -> None:
+def model(models: str, resolutions: str, device: str, threads: int, repeats: int, json_path: Path | None, plot_path: Path | None, shipped: bool) -> None:
     """Median time and peak memory per (model, resolution), each in a fresh process."""
     from tabulate import tabulate
 
@@ -85,11 +86,13 @@ def model(models: str, resolutions: str, device: str, threads: int, repeats: int
     idle = in_fresh_process(["--idle", *common])
     click.echo(f"idle process (python + torch + model imported): {idle['peak_mb']:.0f} MB peak RSS")
     rows = []
+    variants = [[], ["--shipped"]] if shipped else [[]]
     for kind in kinds:
-        for w, h in sizes:
-            row = in_fresh_process(["--model", kind, "--resolution", f"{w}x{h}", "--repeats", str(repeats), *common])
-            rows.append({**row, "megapixels": w * h / 1e6})
-            click.echo(f"  {kind} {row['resolution']}: {row['ms']:.1f} ms", err=True)
+        for weights in variants:
+            for w, h in sizes:
+                row = in_fresh_process(["--model", kind, "--resolution", f"{w}x{h}", "--repeats", str(repeats), *weights, *common])
+                rows.append({**row, "megapixels": w * h / 1e6})
+                click.echo(f"  {row['model']} {row['resolution']}: {row['ms']:.1f} ms", err=True)
     table = [(r["model"], r["resolution"], f"{r['megapixels']:.2f}", f"{r['ms']:.1f}", f"{r['peak_mb']:.0f}", r["params"]) for r in rows]
     click.echo(tabulate(table, ("model", "resolution", "MP", "ms", "peak MB", "params"), tablefmt="github", disable_numparse=True))
     if json_path:
@@ -106,8 +109,9 @@ def model(models: str, resolutions: str, device: str, threads: int, repeats: int
 @click.option("--device", type=DEVICE, default="cpu")
 @click.option("--threads", type=int, default=2)
 @click.option("--repeats", type=int, default=3)
+@click.option("--shipped", is_flag=True, help="The shipped weights instead of the default config.")
 @click.option("--idle", is_flag=True, help="Only import torch and the model; report the RSS.")
-def model_case(model_kind: str, resolution: str, device: str, threads: int, repeats: int, idle: bool) -> None:
+def model_case(model_kind: str, resolution: str, device: str, threads: int, repeats: int, shipped: bool, idle: bool) -> None:
     """One case of ``bno-bench model`` in this (fresh) process; prints one JSON line."""
     from bno.pipelines.bench.model import idle_peak_mb, parse_resolution, run_case
 
@@ -115,7 +119,7 @@ def model_case(model_kind: str, resolution: str, device: str, threads: int, repe
         click.echo(json.dumps({"peak_mb": idle_peak_mb()}))
         return
     w, h = parse_resolution(resolution)
-    click.echo(json.dumps(run_case(model_kind, w, h, device, threads, repeats)))
+    click.echo(json.dumps(run_case(model_kind, w, h, device, threads, repeats, shipped)))
 
 
 @main.command(name="train")
