@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -118,13 +119,47 @@ def read_image(path: os.PathLike | str) -> LoadedImage:
         if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
             array = np.moveaxis(array, 0, -1)  # planar TIFF
         return _to_rgb(array, path, bgr=False)
+    data = np.fromfile(path, dtype=np.uint8)
+    problem = png_chunk_problem(data.data)
+    if problem:
+        raise ImageReadError(path, problem)
     try:
-        array = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        array = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
     except cv2.error as error:  # e.g. a header claiming more pixels than OpenCV's limit
         raise ImageReadError(path, _opencv_reason(error)) from None
     if array is None:
         raise ImageReadError(path, "unreadable or corrupt image")
     return _to_rgb(array, path, bgr=True)
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def png_chunk_problem(data: memoryview | bytes) -> str | None:
+    """Why a PNG file's chunk structure is broken — truncated, or a chunk failing its CRC — else ``None``.
+
+    Checked before OpenCV decodes a PNG, so a broken one is one line naming the chunk: libpng
+    would print its own message to stderr beside ours ("libpng error: IDAT: CRC error").
+    Chunks are length (4 bytes, big-endian), type (4), data, CRC-32 of type + data (4), the last
+    being IEND (PNG specification §5.3). Data that does not start with the PNG signature is left to
+    OpenCV (it decodes by content, e.g. a JPEG named .png).
+    """
+    view = memoryview(data).cast("B")
+    if bytes(view[:8]) != _PNG_SIGNATURE:
+        return None
+    offset = len(_PNG_SIGNATURE)
+    while offset + 12 <= len(view):
+        length = int.from_bytes(view[offset : offset + 4], "big")
+        kind = bytes(view[offset + 4 : offset + 8]).decode("latin-1")
+        end = offset + 12 + length
+        if end > len(view):
+            return f"truncated PNG: chunk {kind} at byte {offset} ends past the end of the file"
+        if zlib.crc32(view[offset + 4 : end - 4]) != int.from_bytes(view[end - 4 : end], "big"):
+            return f"corrupt PNG: chunk {kind} at byte {offset} fails its CRC check"
+        if kind == "IEND":
+            return None
+        offset = end
+    return "truncated PNG: the file ends before its IEND chunk"
 
 
 def _opencv_reason(error: cv2.error) -> str:

@@ -107,6 +107,35 @@ def test_unreadable_images_one_line(tmp_path, name, content, reason):
     assert str(path) in str(info.value) and reason in str(info.value) and "\n" not in str(info.value)
 
 
+@pytest.mark.parametrize(
+    "damage, reason",
+    [
+        (lambda png, idat: png[: idat + 20], "truncated PNG: chunk IDAT at byte {idat} ends past the end of the file"),
+        (lambda png, idat: png[:-12], "truncated PNG: the file ends before its IEND chunk"),
+        (lambda png, idat: png[: idat + 10] + bytes([png[idat + 10] ^ 0xFF]) + png[idat + 11 :], "corrupt PNG: chunk IDAT at byte {idat} fails its CRC check"),
+    ],
+    ids=["cut-in-IDAT", "no-IEND", "flipped-byte"],
+)
+def test_broken_png_is_one_line_and_nothing_else_on_stderr(tmp_path, capfd, damage, reason):
+    """libpng prints its own message to stderr (file descriptor 2) for a broken PNG; the reader checks the chunks first."""
+    path = tmp_path / "photo.png"
+    write_image(path, np.random.default_rng(0).random((24, 32, 3), dtype=np.float32), bit_depth=16)
+    intact = path.read_bytes()
+    idat = intact.index(b"IDAT") - 4  # the chunk starts with its 4-byte length
+    assert read_image(path).pixels.shape == (24, 32, 3)
+    path.write_bytes(damage(intact, idat))
+    with pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert str(info.value) == f"{path}: {reason.format(idat=idat)}"
+    assert capfd.readouterr().err == ""
+
+
+def test_a_jpeg_named_png_is_still_read(tmp_path):
+    path = tmp_path / "photo.png"
+    path.write_bytes(cv2.imencode(".jpg", np.full((8, 8, 3), 128, np.uint8))[1].tobytes())
+    assert read_image(path).pixels.shape == (8, 8, 3)
+
+
 def test_missing_image(tmp_path):
     with pytest.raises(ImageReadError, match="no such file"):
         read_image(tmp_path / "none.png")

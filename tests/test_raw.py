@@ -1,5 +1,7 @@
 """Raw decoding (SPEC §3): LibRaw's linear pipeline, as-shot white, orientation, bad input."""
 
+import logging
+
 import numpy as np
 import pytest
 import rawpy
@@ -117,6 +119,19 @@ def test_truncated_raw(tmp_path):
     with pytest.raises(RawDecodeError) as info:
         decode_raw(path)
     _assert_one_line(info.value, path, "truncated")
+
+
+def test_a_sample_raw_cut_short_is_one_line_and_tifffile_stays_quiet(tmp_path, caplog):
+    """tifffile logs "invalid offset to first page" for this cut; the probe's one-line error says it all."""
+    import bno
+
+    sample = sorted(bno.resource_path("samples/raws").glob("*.dng"))[0]
+    path = tmp_path / sample.name
+    path.write_bytes(sample.read_bytes()[:5000])
+    with caplog.at_level(logging.DEBUG), pytest.raises(RawDecodeError) as info:
+        decode_raw(path)
+    _assert_one_line(info.value, path, "truncated")
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tifffile")] == []
 
 
 def test_non_raw_named_dng(tmp_path):
