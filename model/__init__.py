@@ -6,7 +6,7 @@ from .bilateral import BilateralConfig, BilateralOperator, GuideMap
 from .devices import DeviceError, pick_device
 from .checkpoint import CheckpointError, MODEL_KINDS, build_model, checkpoint_provenance, load_checkpoint, model_config, pretrained_checkpoint, resolve_checkpoint, save_checkpoint
 from .neurop import NeurOp, NeurOpConfig, NeurOpOperator, load_official_state_dict
-from .predictor import NeurOpEncoder, StrengthEnsemble, StrengthPredictor, build_predictor, resize_to_height
+from .predictor import NeurOpEncoder, StrengthEnsemble, StrengthPredictor, build_predictor, resize_to_height, strength_predictors
 from .sequential import BilateralNeuralOperators, BNOConfig, SequentialRetoucher
 from .slicing import SliceAndApply, apply_affine, slice_and_apply, slice_and_apply_banded, slice_grid
 
@@ -34,6 +34,7 @@ __all__ = [
     "StrengthPredictor",
     "build_predictor",
     "resize_to_height",
+    "strength_predictors",
     "BilateralNeuralOperators",
     "BNOConfig",
     "SequentialRetoucher",

@@ -19,7 +19,7 @@ from torch import nn
 
 from ._checks import check_shape
 
-__all__ = ["NeurOpEncoder", "StrengthEnsemble", "StrengthPredictor", "build_predictor", "resize_to_height"]
+__all__ = ["NeurOpEncoder", "StrengthEnsemble", "StrengthPredictor", "build_predictor", "resize_to_height", "strength_predictors"]
 
 
 def resize_to_height(image: torch.Tensor, height: int = 256, antialias: bool = False) -> torch.Tensor:
@@ -100,3 +100,8 @@ def build_predictor(
     if members == 1:
         return StrengthPredictor(codes, channels, height, antialias)
     return StrengthEnsemble(members, codes, channels, height, antialias)
+
+
+def strength_predictors(predictor: StrengthPredictor | StrengthEnsemble) -> list[StrengthPredictor]:
+    """The :class:`StrengthPredictor` s of a model's predictor: itself, or an ensemble's members in order."""
+    return list(predictor.members) if isinstance(predictor, StrengthEnsemble) else [predictor]

@@ -18,8 +18,11 @@ sRGB by default (PNG ``iCCP`` chunk and JPEG ``APP2`` segment written by OpenCV,
 
 from __future__ import annotations
 
+import contextlib
 import io
+import logging
 import os
+import threading
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,7 @@ __all__ = [
     "encode_image",
     "encode_prophoto_tiff",
     "encode_srgb",
+    "quiet_tifffile",
     "read_image",
     "write_image",
     "write_prophoto_tiff",
@@ -103,6 +107,23 @@ def _to_rgb(array: np.ndarray, path: Path, bgr: bool) -> LoadedImage:
     return LoadedImage(pixels, bit_depth)
 
 
+_QUIET = threading.local()
+# tifffile logs what it finds wrong in a file ("invalid offset to first page …"): while a reader
+# here holds quiet_tifffile() those records are dropped, in that thread only.
+logging.getLogger("tifffile").addFilter(lambda record: not getattr(_QUIET, "active", False))
+
+
+@contextlib.contextmanager
+def quiet_tifffile():
+    """Silence tifffile's log records in this thread: the caller reports a bad file in its own one
+    line, which tifffile would follow with a second (to stderr, through logging's last resort)."""
+    _QUIET.active = True
+    try:
+        yield
+    finally:
+        _QUIET.active = False
+
+
 def read_image(path: os.PathLike | str) -> LoadedImage:
     """Read an 8/16-bit PNG, JPEG or TIFF as RGB float32 in [0, 1]; raises :class:`ImageReadError`."""
     path = Path(path)
@@ -113,14 +134,15 @@ def read_image(path: os.PathLike | str) -> LoadedImage:
         raise ImageReadError(path, f"unsupported image type {suffix!r} (use PNG, JPEG or TIFF)")
     if suffix in _TIFF_SUFFIXES:
         try:
-            array = tifffile.imread(path)
+            with quiet_tifffile():
+                array = tifffile.imread(path)
         except Exception as error:
             raise ImageReadError(path, f"unreadable TIFF ({type(error).__name__}: {error})") from None
         if array.ndim == 3 and array.shape[0] in (3, 4) and array.shape[2] not in (3, 4):
             array = np.moveaxis(array, 0, -1)  # planar TIFF
         return _to_rgb(array, path, bgr=False)
     data = np.fromfile(path, dtype=np.uint8)
-    problem = png_chunk_problem(data.data)
+    problem = _png_chunk_problem(data.data)
     if problem:
         raise ImageReadError(path, problem)
     try:
@@ -135,7 +157,7 @@ def read_image(path: os.PathLike | str) -> LoadedImage:
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def png_chunk_problem(data: memoryview | bytes) -> str | None:
+def _png_chunk_problem(data: memoryview | bytes) -> str | None:
     """Why a PNG file's chunk structure is broken — truncated, or a chunk failing its CRC — else ``None``.
 
     Checked before OpenCV decodes a PNG, so a broken one is one line naming the chunk: libpng

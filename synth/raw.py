@@ -23,10 +23,7 @@ tags 50721/50722 ColorMatrix1/2, 50728 AsShotNeutral, 50778/50779 CalibrationIll
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,7 +32,7 @@ import numpy as np
 import rawpy
 import tifffile
 
-from .io import FileError
+from .io import FileError, quiet_tifffile
 from .temperature import D50_WHITE, WhitePoint, xy_to_temperature_tint
 
 __all__ = [
@@ -116,33 +113,10 @@ def _rationals(value: tuple) -> np.ndarray:
     return flat[:, 0] / flat[:, 1]
 
 
-_PROBING = threading.local()
-
-
-class _UnlessProbing(logging.Filter):
-    """Drops tifffile's log records while this thread probes a DNG: the probe names what is wrong
-    in its own one-line error (tifffile would add a second line, e.g. "invalid offset to first page")."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return not getattr(_PROBING, "active", False)
-
-
-logging.getLogger("tifffile").addFilter(_UnlessProbing())
-
-
-@contextlib.contextmanager
-def _probing():
-    _PROBING.active = True
-    try:
-        yield
-    finally:
-        _PROBING.active = False
-
-
 def _dng_colour_matrices(path: Path) -> list[tuple[float, np.ndarray]]:
     """``[(illuminant K, XYZ->camera (3, 3)), …]`` from a DNG's IFD0, and check its data is all there."""
     try:
-        with _probing(), tifffile.TiffFile(path) as tif:
+        with quiet_tifffile(), tifffile.TiffFile(path) as tif:
             ifd0 = tif.pages.first
             tags = {tag.code: tag.value for tag in ifd0.tags}
             file_size = path.stat().st_size

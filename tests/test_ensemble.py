@@ -24,10 +24,15 @@ from bno.pipelines.train.ensemble import ensemble_model
 OPTIONS = {"operators": ["EX", "VB"], "predictor_height": 32, "bilateral": {"lowres_size": 32}}
 
 
+def _small(kind: str):
+    """A small untrained model of ``kind`` (EX → VB)."""
+    return build_model(kind, OPTIONS if kind == "bno" else {"operators": ["EX", "VB"], "predictor_height": 32})
+
+
 def _twin(model, seed: int):
     """``model``'s operators with a freshly initialised strength predictor (another stage-2 seed)."""
     torch.manual_seed(seed)
-    other = build_model(model.kind, OPTIONS if model.kind == "bno" else {"operators": ["EX", "VB"], "predictor_height": 32})
+    other = _small(model.kind)
     other.operators.load_state_dict(model.operators.state_dict())
     return other.eval()
 
@@ -35,7 +40,7 @@ def _twin(model, seed: int):
 @pytest.mark.parametrize("kind", ["bno", "neurop"])
 def test_ensemble_averages_the_members_strengths_before_every_operator(kind):
     torch.manual_seed(0)
-    first = build_model(kind, OPTIONS if kind == "bno" else {"operators": ["EX", "VB"], "predictor_height": 32}).eval()
+    first = _small(kind).eval()
     second, third = _twin(first, 1), _twin(first, 2)
     ensemble = ensemble_model([first, second, third])
     assert isinstance(ensemble.predictor, StrengthEnsemble) and ensemble.config.predictor_members == 3

@@ -1,6 +1,7 @@
 """Image readers and writers: bit depths, channel order, atomic writes, one-line errors, ICC profiles."""
 
 import io
+import logging
 import struct
 import subprocess
 import sys
@@ -128,6 +129,19 @@ def test_broken_png_is_one_line_and_nothing_else_on_stderr(tmp_path, capfd, dama
         read_image(path)
     assert str(info.value) == f"{path}: {reason.format(idat=idat)}"
     assert capfd.readouterr().err == ""
+
+
+def test_a_tiff_cut_short_is_one_line_and_tifffile_stays_quiet(tmp_path, caplog):
+    """tifffile logs "corrupted tag list" for this cut (a bundled raw's first 5,000 bytes named .tif)."""
+    import bno
+
+    sample = sorted(bno.resource_path("samples/raws").glob("*.dng"))[0]
+    path = tmp_path / "cut.tif"
+    path.write_bytes(sample.read_bytes()[:5000])
+    with caplog.at_level(logging.DEBUG), pytest.raises(ImageReadError) as info:
+        read_image(path)
+    assert str(info.value).startswith(f"{path}: unreadable TIFF (") and "\n" not in str(info.value)
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("tifffile")] == []
 
 
 def test_a_jpeg_named_png_is_still_read(tmp_path):

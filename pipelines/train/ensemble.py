@@ -23,21 +23,16 @@ import torch
 from bno.model import (
     CheckpointError,
     SequentialRetoucher,
-    StrengthEnsemble,
     build_model,
     checkpoint_provenance,
     load_checkpoint,
     resolve_checkpoint,
     save_checkpoint,
+    strength_predictors,
 )
 from bno.pipelines.data.provenance import code_version
 
 __all__ = ["ensemble_checkpoints", "ensemble_model"]
-
-
-def _members(model: SequentialRetoucher) -> list[torch.nn.Module]:
-    predictor = model.predictor
-    return list(predictor.members) if isinstance(predictor, StrengthEnsemble) else [predictor]
 
 
 def ensemble_model(models: Sequence[SequentialRetoucher], names: Sequence[str] | None = None) -> SequentialRetoucher:
@@ -66,10 +61,10 @@ def ensemble_model(models: Sequence[SequentialRetoucher], names: Sequence[str] |
                 f"{name}: its operators differ from {names[0]}'s ({changed[0]}): an ensemble averages strength "
                 "predictors over one set of operators — stage-2 runs from one stage-1 run with stage2.operator_lr_scale 0"
             )
-    predictors = [member for model in models for member in _members(model)]
+    predictors = [member for model in models for member in strength_predictors(model.predictor)]
     ensemble = build_model(first.kind, {**first.config.model_dump(mode="json"), "predictor_members": len(predictors)})
     ensemble.operators.load_state_dict(operators)
-    for target, source in zip(_members(ensemble), predictors):
+    for target, source in zip(strength_predictors(ensemble.predictor), predictors):
         target.load_state_dict(source.state_dict())
     return ensemble.eval()
 

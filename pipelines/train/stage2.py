@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from bno.synth.metrics import psnr, ssim
-from bno.model import CheckpointError, SequentialRetoucher, StrengthPredictor, build_model, load_checkpoint, resolve_checkpoint
+from bno.model import CheckpointError, SequentialRetoucher, build_model, load_checkpoint, resolve_checkpoint, strength_predictors
 
 from bno.pipelines.train.config import TrainConfig
 from bno.pipelines.data.paired import load_paired_data, to_tensor
@@ -129,11 +129,10 @@ def build_chain(config: TrainConfig, init: str | Path | None) -> tuple[Sequentia
             model = rebuilt
     if config.stage2.zero_init_heads:
         with torch.no_grad():
-            for predictor in model.modules():
-                if isinstance(predictor, StrengthPredictor):
-                    for head in predictor.heads.values():
-                        head.weight.zero_()
-                        head.bias.zero_()
+            for predictor in strength_predictors(model.predictor):
+                for head in predictor.heads.values():
+                    head.weight.zero_()
+                    head.bias.zero_()
     return model, init_info
 
 
